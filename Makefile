@@ -1,0 +1,24 @@
+# Revmesh. The two set-up commands are `make run` and `make test`.
+.PHONY: run stop test build check-config token format
+
+run:
+	@scripts/run.sh
+
+stop:
+	@scripts/run.sh stop
+
+test:
+	@scripts/test.sh
+
+build:
+	swift build
+
+check-config: build
+	$$(swift build --show-bin-path)/gateway check gateway.conf
+
+# A user token for local calls: make token SUB=<user id> [ADMIN=1]
+token:
+	@set -a && . ./.env && set +a && $$(swift build --show-bin-path)/gateway token --sub $${SUB:-local-user} $${ADMIN:+--admin}
+
+format:
+	swift format lint --strict -r Services Shared Tests

@@ -1,0 +1,88 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let services: [(product: String, module: String, folder: String)] = [
+    ("billing-webhooks", "BillingWebhooks", "BillingWebhooks"),
+    ("stripe-sync", "StripeSync", "StripeSync"),
+    ("insights-usage", "InsightsUsage", "InsightsUsage"),
+    ("revio-data", "RevioData", "RevioData"),
+    ("crm-relay", "CRMRelay", "CRMRelay"),
+    ("devops-api", "DevOpsAPI", "DevOpsAPI"),
+]
+
+let serviceKit: Target.Dependency = "ServiceKit"
+
+var targets: [Target] = [
+    .target(
+        name: "ServiceKit",
+        dependencies: [
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        path: "Shared/ServiceKit"
+    ),
+    .target(
+        name: "StripeKit",
+        dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+        path: "Shared/StripeKit"
+    ),
+    .target(
+        name: "Gateway",
+        dependencies: [
+            serviceKit,
+            "StripeKit",
+        ],
+        path: "Services/Gateway/App"
+    ),
+    .executableTarget(name: "GatewayMain", dependencies: ["Gateway"], path: "Services/Gateway/Main"),
+    .testTarget(
+        name: "ServiceKitTests",
+        dependencies: [serviceKit, .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Tests/ServiceKitTests"
+    ),
+    .testTarget(
+        name: "StripeKitTests",
+        dependencies: ["StripeKit"],
+        path: "Tests/StripeKitTests"
+    ),
+    .testTarget(
+        name: "GatewayTests",
+        dependencies: ["Gateway", "BillingWebhooks", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Tests/GatewayTests",
+        resources: []
+    ),
+]
+
+var products: [Product] = [.executable(name: "gateway", targets: ["GatewayMain"])]
+
+for service in services {
+    targets.append(.target(name: service.module, dependencies: [serviceKit], path: "Services/\(service.folder)/App"))
+    targets.append(.executableTarget(name: "\(service.module)Main", dependencies: [.target(name: service.module)], path: "Services/\(service.folder)/Main"))
+    products.append(.executable(name: service.product, targets: ["\(service.module)Main"]))
+}
+
+let package = Package(
+    name: "revmesh",
+    platforms: [.macOS(.v15)],
+    products: products,
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.1.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: targets,
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,176 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceKit
+
+/// Everything the gateway reads at start: the route file and the variables it and the auth schemes need.
+public struct GatewaySettings: Sendable {
+    public var config: GatewayConfig
+    public var internalSecret: String
+    public var supabaseJWTSecret: String?
+    public var jwksURL: String?
+    /// Values of the variables named by `bearer-secret(…)` and `stripe-signature(…)` routes.
+    public var secrets: [String: String]
+    public var corsOrigins: [String]
+    public var logLevel: Logger.Level = .info
+    public var apiKeyLookupTimeout: Duration = .milliseconds(200)
+    public var apiKeyCacheTTL: Duration = .seconds(10)
+    public var readinessTimeout: Duration = .seconds(2)
+
+    public init(
+        config: GatewayConfig,
+        internalSecret: String,
+        supabaseJWTSecret: String?,
+        jwksURL: String? = nil,
+        secrets: [String: String] = [:],
+        corsOrigins: [String] = []
+    ) {
+        self.config = config
+        self.internalSecret = internalSecret
+        self.supabaseJWTSecret = supabaseJWTSecret
+        self.jwksURL = jwksURL
+        self.secrets = secrets
+        self.corsOrigins = corsOrigins
+    }
+
+    /// Reads the route file and checks that every variable a route relies on is set.
+    public static func load(configPath: String, environment: EnvironmentReader) throws -> GatewaySettings {
+        let text: String
+        do {
+            text = try String(contentsOfFile: configPath, encoding: .utf8)
+        } catch {
+            throw ConfigurationError(variable: "GATEWAY_CONFIG", expected: "must name a readable route file (\(configPath) cannot be read)")
+        }
+        let config = try GatewayConfig.parse(text, file: configPath, environment: environment.values)
+        var settings = GatewaySettings(
+            config: config,
+            internalSecret: try environment.secret("INTERNAL_SECRET"),
+            supabaseJWTSecret: environment.optional("SUPABASE_JWT_SECRET") == nil ? nil : try environment.secret("SUPABASE_JWT_SECRET"),
+            jwksURL: environment.optional("JWT_JWKS_URL"),
+            corsOrigins: (environment.optional("CORS_ORIGINS") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        )
+        settings.logLevel = try environment.logLevel()
+        for route in config.routes {
+            if let variable = route.auth.secretVariable {
+                settings.secrets[variable] = try environment.required(variable, expecting: "the secret for \(route.auth) (\(configPath):\(route.line))")
+            }
+            if route.auth.needsUserTokens, settings.supabaseJWTSecret == nil, settings.jwksURL == nil {
+                throw ConfigurationError(variable: "SUPABASE_JWT_SECRET", expected: "or JWT_JWKS_URL is required by \(configPath):\(route.line)")
+            }
+            if case .apiKey = route.auth, config.upstream(named: "devops-api") == nil {
+                throw ConfigurationError(variable: "GATEWAY_CONFIG", expected: "needs a devops-api service for api-key routes (\(configPath):\(route.line))")
+            }
+        }
+        return settings
+    }
+}
+
+/// The gateway: its own probes and metrics, then the route table, then the frontend's static files.
+public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTTPMetrics()) async -> ServiceApplication {
+    let logger = {
+        var logger = Logger(label: "gateway")
+        logger.logLevel = settings.logLevel
+        return logger
+    }()
+    var httpConfiguration = HTTPClient.Configuration.internalCalls
+    httpConfiguration.timeout = .init(connect: .seconds(1), read: nil)
+    httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+    let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+    let tokens = await IdentityTokens(secret: settings.internalSecret)
+    let upstreams = Dictionary(uniqueKeysWithValues: settings.config.services.map { ($0.name, $0.url) })
+    let jwks = settings.jwksURL.map { JWKSCache(url: $0, http: http) }
+    let apiKeys = upstreams["devops-api"].map {
+        APIKeyVerifier(
+            client: InternalClient(http: http, tokens: tokens, serviceName: "gateway", retry: .init(maxRetries: 0, baseDelay: .zero, maxDelay: .zero)),
+            devopsURL: $0,
+            timeout: settings.apiKeyLookupTimeout,
+            cacheTTL: settings.apiKeyCacheTTL
+        )
+    }
+    let authenticator = Authenticator(
+        users: await UserTokenVerifier(hmacSecret: settings.supabaseJWTSecret, jwks: jwks),
+        secrets: settings.secrets,
+        apiKeys: apiKeys
+    )
+
+    let router = Router(context: ServiceRequestContext.self)
+    router.add(middleware: RequestTrackingMiddleware(metrics: metrics, labelsUpstream: true))
+    router.add(middleware: CORSMiddleware(allowedOrigins: Set(settings.corsOrigins)))
+    router.add(middleware: ErrorEnvelopeMiddleware())
+    router.get("/health") { _, _ in HealthStatus(status: "ok", service: "gateway") }
+    router.get("/health/ready") { _, context in
+        await ReadinessReport.check(settings.config.services, http: http, timeout: settings.readinessTimeout).response(requestID: context.requestID)
+    }
+    router.get("/metrics") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition()))
+        )
+    }
+    router.add(
+        middleware: ProxyMiddleware(
+            table: RouteTable(settings.config.routes),
+            upstreams: upstreams,
+            authenticator: authenticator,
+            limiter: RateLimiter(),
+            tokens: tokens,
+            http: http
+        )
+    )
+    if let frontend = settings.config.frontend {
+        router.add(middleware: FileMiddleware(frontend, searchForIndexHtml: true, logger: logger))
+    }
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.config.listenHost, port: settings.config.listenPort), serverName: "gateway"),
+        logger: logger
+    )
+    app.addServices(HTTPClientService(client: http))
+    return app
+}
+
+/// `/health/ready`: every upstream's `/ready`, asked at once.
+struct ReadinessReport: Codable, Sendable {
+    var status: String
+    var services: [String: String]
+    var notReady: [String]
+
+    enum CodingKeys: String, CodingKey {
+        case status, services
+        case notReady = "not_ready"
+    }
+
+    static func check(_ upstreams: [GatewayConfig.Upstream], http: HTTPClient, timeout: Duration) async -> ReadinessReport {
+        let states = await withTaskGroup(of: (String, String).self) { group in
+            for upstream in upstreams {
+                group.addTask {
+                    var request = HTTPClientRequest(url: upstream.url + "/ready")
+                    request.method = .GET
+                    do {
+                        let response = try await http.execute(request, timeout: ProxyMiddleware.timeAmount(timeout))
+                        _ = try await response.body.collect(upTo: 64 * 1024)
+                        return (upstream.name, response.status == .ok ? "ready" : "not_ready (\(response.status.code))")
+                    } catch {
+                        return (upstream.name, "unreachable")
+                    }
+                }
+            }
+            return await group.reduce(into: [String: String]()) { $0[$1.0] = $1.1 }
+        }
+        let notReady = states.filter { $0.value != "ready" }.keys.sorted()
+        return ReadinessReport(status: notReady.isEmpty ? "ready" : "not_ready", services: states, notReady: notReady)
+    }
+
+    func response(requestID: String) -> Response {
+        let body = (try? JSONEncoder().encode(self)) ?? Data()
+        return Response(
+            status: notReady.isEmpty ? .ok : .serviceUnavailable,
+            headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
+        )
+    }
+}

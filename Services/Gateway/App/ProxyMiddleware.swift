@@ -1,0 +1,178 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceKit
+
+/// Matches the route table; for a matched route: checks the path, the body size, the auth scheme and the
+/// rate limit, then streams the request to the upstream and its answer back. Unmatched requests go on
+/// to the static files and, failing those, a 404.
+struct ProxyMiddleware: RouterMiddleware {
+    typealias Context = ServiceRequestContext
+
+    let table: RouteTable
+    let upstreams: [String: String]
+    let authenticator: Authenticator
+    let limiter: RateLimiter
+    let tokens: IdentityTokens
+    let http: HTTPClient
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let route: GatewayConfig.Route
+        switch table.match(method: request.method, path: request.uri.path) {
+        case .none:
+            return try await next(request, context)
+        case .methodNotAllowed(let allowed):
+            throw APIError(
+                .methodNotAllowed,
+                "method_not_allowed",
+                "\(request.method.rawValue) is not allowed here",
+                headers: [.allow: allowed.joined(separator: ", ")]
+            )
+        case .route(let matched):
+            route = matched
+        }
+        var context = context
+        context.routeLabel = route.label
+        context.upstream = route.service
+        try Self.checkPath(request.uri.path)
+        let contentLength = request.headers[.contentLength].flatMap { Int($0) }
+        if let limit = route.bodyLimit, let contentLength, contentLength > limit {
+            throw APIError(.contentTooLarge, "payload_too_large", "the body is larger than this route's limit of \(limit) bytes")
+        }
+
+        var request = request
+        let identity = try await authenticator.authenticate(route, request: &request, context: context)
+        context.identity = identity
+
+        var rateHeaders = HTTPFields()
+        if let limit = route.limit {
+            let decision = limiter.hit(
+                "\(route.line) \(Authenticator.rateLimitKey(identity))",
+                limit: limit,
+                nowSeconds: Int64(Date().timeIntervalSince1970)
+            )
+            rateHeaders[HTTPField.Name("RateLimit-Limit")!] = String(decision.limit)
+            rateHeaders[HTTPField.Name("RateLimit-Remaining")!] = String(decision.remaining)
+            rateHeaders[HTTPField.Name("RateLimit-Reset")!] = String(decision.resetSeconds)
+            guard decision.allowed else {
+                rateHeaders[.retryAfter] = String(decision.resetSeconds)
+                throw APIError(.tooManyRequests, "rate_limited", "too many requests; retry in \(decision.resetSeconds) s", headers: rateHeaders)
+            }
+        }
+
+        var response = try await forward(request, contentLength: contentLength, route: route, identity: identity, context: context)
+        response.headers.append(contentsOf: rateHeaders)
+        return response
+    }
+
+    private func forward(
+        _ request: Request,
+        contentLength: Int?,
+        route: GatewayConfig.Route,
+        identity: Identity,
+        context: Context
+    ) async throws -> Response {
+        let base = upstreams[route.service]!
+        var outbound = HTTPClientRequest(url: base + request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))
+        outbound.method = HTTPMethod(rawValue: request.method.rawValue)
+        let dropped = HopByHop.names(listedIn: request.headers[.connection]).union(Self.neverForwarded)
+        for field in request.headers where !dropped.contains(field.name.canonicalName) && !field.name.canonicalName.hasPrefix("x-revmesh-") {
+            outbound.headers.add(name: field.name.rawName, value: field.value)
+        }
+        outbound.headers.add(name: IdentityTokens.headerName, value: try await tokens.mint(identity, issuer: "gateway"))
+        outbound.headers.add(name: "X-Request-Id", value: context.requestID)
+        if let ip = context.remoteAddress?.ipAddress { outbound.headers.add(name: "X-Forwarded-For", value: ip) }
+        outbound.headers.add(name: "X-Forwarded-Proto", value: "http")
+        if let host = request.head.authority { outbound.headers.add(name: "X-Forwarded-Host", value: host) }
+        if let contentLength {
+            outbound.body = contentLength == 0 ? nil : .stream(request.body, length: .known(Int64(contentLength)))
+        } else if request.headers[.transferEncoding] != nil {
+            let limited = LimitedBody(base: request.body, limit: route.bodyLimit ?? Int.max)
+            outbound.body = .stream(limited, length: .unknown)
+        }
+
+        let upstreamResponse: HTTPClientResponse
+        do {
+            upstreamResponse = try await http.execute(outbound, timeout: Self.timeAmount(route.timeout ?? GatewayConfig.defaultTimeout))
+        } catch let error as BodyLimitExceeded {
+            throw APIError(.contentTooLarge, "payload_too_large", "the body is larger than this route's limit of \(error.limit) bytes")
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw APIError(.gatewayTimeout, "upstream_timeout", "\(route.service) did not answer in time")
+        } catch {
+            context.logger.warning("upstream failed", metadata: ["upstream": .string(route.service), "error": .string(String(reflecting: error))])
+            throw APIError(.badGateway, "upstream_unavailable", "\(route.service) cannot be reached")
+        }
+
+        var headers = HTTPFields()
+        let droppedInResponse = HopByHop.names(listedIn: upstreamResponse.headers.first(name: "Connection")).union(HopByHop.always)
+        for header in upstreamResponse.headers where !droppedInResponse.contains(header.name.lowercased()) {
+            if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
+        }
+        return Response(
+            status: HTTPResponse.Status(code: Int(upstreamResponse.status.code), reasonPhrase: upstreamResponse.status.reasonPhrase),
+            headers: headers,
+            body: ResponseBody(asyncSequence: upstreamResponse.body)
+        )
+    }
+
+    /// Request headers a service never sees: hop-by-hop ones, the caller's credentials, and what the gateway sets itself.
+    static let neverForwarded: Set<String> = HopByHop.always.union([
+        "host", "authorization", "cookie", "x-api-key", "stripe-signature", "content-length", "x-request-id", "x-forwarded-for",
+        "x-forwarded-proto", "x-forwarded-host", "forwarded",
+    ])
+
+    /// Refuses dot segments and encoded slashes, which could make a service see another path than the one routed.
+    static func checkPath(_ path: String) throws {
+        for segment in path.split(separator: "/") {
+            guard let decoded = segment.removingPercentEncoding, decoded != ".", decoded != "..", !decoded.contains("/"), !decoded.contains("\\")
+            else { throw APIError.badRequest("invalid_path", "the path contains a forbidden segment") }
+        }
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}
+
+enum HopByHop {
+    static let always: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+        "transfer-encoding", "upgrade",
+    ]
+
+    /// Headers named in `Connection` are hop-by-hop too.
+    static func names(listedIn connection: String?) -> Set<String> {
+        Set((connection ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+    }
+}
+
+struct BodyLimitExceeded: Error {
+    let limit: Int
+}
+
+/// A streamed body that fails once it grows past `limit`, for uploads that announce no length.
+struct LimitedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
+    typealias Element = ByteBuffer
+
+    let base: Base
+    let limit: Int
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var base: Base.AsyncIterator
+        let limit: Int
+        var seen = 0
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard let buffer = try await base.next() else { return nil }
+            seen += buffer.readableBytes
+            if seen > limit { throw BodyLimitExceeded(limit: limit) }
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: base.makeAsyncIterator(), limit: limit) }
+}

@@ -1,0 +1,9 @@
+import RevioData
+import ServiceKit
+
+@main
+enum RevioDataMain {
+    static func main() async {
+        await ServiceCommand<RevioDataService>.main()
+    }
+}

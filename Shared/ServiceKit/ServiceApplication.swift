@@ -1,0 +1,142 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// What makes one service different from another: its name, schema, default port and migrations.
+public struct ServiceDescriptor: Sendable {
+    public let name: String
+    public let schema: String
+    public let defaultPort: Int
+    public let migrations: [Migration]
+
+    public init(name: String, schema: String, defaultPort: Int, migrations: [Migration]) {
+        self.name = name
+        self.schema = schema
+        self.defaultPort = defaultPort
+        self.migrations = migrations
+    }
+
+    /// `billing-webhooks` → `BILLING_WEBHOOKS_PORT`.
+    public var portVariable: String { name.uppercased().replacingOccurrences(of: "-", with: "_") + "_PORT" }
+    public var migrationRunner: MigrationRunner { MigrationRunner(schema: schema, migrations: migrations) }
+}
+
+/// The long-lived parts a service's routes are built on.
+public struct ServiceEnvironment: Sendable {
+    public let descriptor: ServiceDescriptor
+    public let configuration: ServiceConfiguration
+    public let postgres: PostgresClient
+    public let internalClient: InternalClient
+    public let logger: Logger
+}
+
+public typealias ServiceApplication = Application<RouterResponder<ServiceRequestContext>>
+
+/// The application every service runs: request tracking, the error envelope, identity checks, the probe
+/// endpoints, Postgres and the internal client as services of its `ServiceGroup`, migrations before start.
+public func buildServiceApplication(
+    _ descriptor: ServiceDescriptor,
+    configuration: ServiceConfiguration,
+    metrics: HTTPMetrics = HTTPMetrics(),
+    addRoutes: (Router<ServiceRequestContext>, ServiceEnvironment) -> Void = { _, _ in }
+) async -> ServiceApplication {
+    let logger = {
+        var logger = Logger(label: descriptor.name)
+        logger.logLevel = configuration.logLevel
+        return logger
+    }()
+    let postgres = PostgresClient(configuration: configuration.database, backgroundLogger: logger)
+    let tokens = await IdentityTokens(secret: configuration.internalSecret)
+    let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .internalCalls)
+    let environment = ServiceEnvironment(
+        descriptor: descriptor,
+        configuration: configuration,
+        postgres: postgres,
+        internalClient: InternalClient(http: http, tokens: tokens, serviceName: descriptor.name),
+        logger: logger
+    )
+
+    let router = Router(context: ServiceRequestContext.self)
+    router.add(middleware: RequestTrackingMiddleware(metrics: metrics))
+    router.add(middleware: ErrorEnvelopeMiddleware())
+    router.add(middleware: IdentityMiddleware(tokens: tokens))
+    addProbeRoutes(to: router, environment: environment, metrics: metrics)
+    addRoutes(router, environment)
+
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: descriptor.name),
+        logger: logger
+    )
+    app.addServices(postgres, HTTPClientService(client: http))
+    if configuration.migrateOnStart {
+        app.beforeServerStarts {
+            try await descriptor.migrationRunner.run(on: postgres, logger: logger)
+        }
+    }
+    return app
+}
+
+func addProbeRoutes(to router: Router<ServiceRequestContext>, environment: ServiceEnvironment, metrics: HTTPMetrics) {
+    router.get("/health") { _, _ in
+        HealthStatus(status: "ok", service: environment.descriptor.name)
+    }
+    router.get("/ready") { _, context in
+        let runner = environment.descriptor.migrationRunner
+        let version: Int?
+        do {
+            version = try await runner.currentVersion(on: environment.postgres, logger: context.logger)
+        } catch {
+            context.logger.warning("readiness check failed", metadata: ["error": .string(String(reflecting: error))])
+            throw APIError(.serviceUnavailable, "database_unreachable", "the database cannot be reached")
+        }
+        guard let version, version >= runner.latestVersion else {
+            throw APIError(.serviceUnavailable, "migrations_pending", "schema \(runner.schema) is not migrated to version \(runner.latestVersion)")
+        }
+        return HealthStatus(status: "ready", service: environment.descriptor.name)
+    }
+    router.get("/metrics") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition()))
+        )
+    }
+}
+
+public struct HealthStatus: ResponseCodable, Sendable {
+    public let status: String
+    public let service: String
+
+    public init(status: String, service: String) {
+        self.status = status
+        self.service = service
+    }
+}
+
+extension HTTPClient.Configuration {
+    /// Internal calls never follow redirects and give up on a dead peer quickly.
+    public static var internalCalls: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .seconds(2), read: .seconds(30))
+        return configuration
+    }
+}
+
+/// Shuts an `HTTPClient` down when its `ServiceGroup` does, as AsyncHTTPClient requires.
+public struct HTTPClientService: Service {
+    public let client: HTTPClient
+
+    public init(client: HTTPClient) {
+        self.client = client
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# `make run`: the whole system on this machine. `make stop` (scripts/run.sh stop) ends a run left in the background.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SERVICES="billing-webhooks stripe-sync insights-usage revio-data crm-relay devops-api"
+DATA=.data
+RUN="$DATA/run"
+LOGS="$DATA/logs"
+PG_PORT_FILE="$DATA/postgres.port"
+
+stop_all() {
+  for pidfile in "$RUN"/*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$pidfile"
+  done
+  scripts/postgres.sh stop "$DATA/postgres"
+}
+
+if [ "${1:-}" = "stop" ]; then
+  stop_all
+  echo "stopped"
+  exit 0
+fi
+
+mkdir -p "$RUN" "$LOGS"
+
+secret() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 48; }
+if [ ! -f .env ]; then
+  pg_port=$(scripts/free-port.sh)
+  pg_password=$(secret)
+  cat > .env <<ENV
+# Written by make run with fresh random secrets. Keep it out of git.
+DATABASE_URL=postgres://postgres:${pg_password}@127.0.0.1:${pg_port}/revmesh
+POSTGRES_PASSWORD=${pg_password}
+POSTGRES_PORT=${pg_port}
+INTERNAL_SECRET=$(secret)
+SUPABASE_JWT_SECRET=$(secret)
+STRIPE_WEBHOOK_SECRET=whsec_$(secret)
+CRON_SECRET=$(secret)
+CRM_EVENTS_KEY=$(secret)
+APP_URL=http://localhost:8080
+CORS_ORIGINS=http://localhost:5173,http://localhost:8080
+ENV
+  chmod 600 .env
+  echo "wrote .env with fresh secrets"
+fi
+set -a
+# shellcheck disable=SC1091
+. ./.env
+set +a
+
+stop_all >/dev/null 2>&1 || true
+trap 'echo; echo "stopping"; stop_all; exit 0' INT TERM
+
+scripts/postgres.sh start "$DATA/postgres" "$POSTGRES_PORT" "$POSTGRES_PASSWORD"
+echo "postgres on 127.0.0.1:$POSTGRES_PORT (data in $DATA/postgres)"
+
+swift build
+BIN=$(swift build --show-bin-path)
+
+for service in $SERVICES; do
+  "$BIN/$service" migrate >>"$LOGS/$service.log" 2>&1 || { echo "$service: migration failed, see $LOGS/$service.log"; stop_all; exit 1; }
+done
+for service in $SERVICES; do
+  "$BIN/$service" serve >>"$LOGS/$service.log" 2>&1 &
+  echo $! >"$RUN/$service.pid"
+done
+"$BIN/gateway" serve --config gateway.conf >>"$LOGS/gateway.log" 2>&1 &
+echo $! >"$RUN/gateway.pid"
+
+port="${GATEWAY_PORT:-8080}"
+for _ in $(seq 1 300); do
+  if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then break; fi
+  for pidfile in "$RUN"/*.pid; do
+    kill -0 "$(cat "$pidfile")" 2>/dev/null || { echo "$(basename "$pidfile" .pid) exited; see $LOGS/"; stop_all; exit 1; }
+  done
+  sleep 0.2
+done
+curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null || { echo "not ready; see $LOGS/"; stop_all; exit 1; }
+
+token=$("$BIN/gateway" token --sub 00000000-0000-0000-0000-000000000001 --email admin@revmesh.local --admin --ttl 86400)
+cat <<MSG
+
+Revmesh is running at http://localhost:$port  (logs in $LOGS/, Ctrl-C stops everything)
+
+  curl -s http://localhost:$port/health/ready
+  export TOKEN=$token
+  curl -s -H "Authorization: Bearer \$TOKEN" http://localhost:$port/api/me
+
+A user token for someone else: $BIN/gateway token --sub <user-id> [--email E] [--admin] (with .env loaded)
+MSG
+
+wait
