@@ -42,21 +42,32 @@ var targets: [Target] = [
         path: "Services/Gateway/App"
     ),
     .executableTarget(name: "GatewayMain", dependencies: ["Gateway"], path: "Services/Gateway/Main"),
+    .target(
+        name: "TestSupport",
+        dependencies: [serviceKit, .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Tests/TestSupport"
+    ),
     .testTarget(
         name: "ServiceKitTests",
-        dependencies: [serviceKit, .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: [serviceKit, "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Tests/ServiceKitTests"
     ),
-    .testTarget(
-        name: "StripeKitTests",
-        dependencies: ["StripeKit"],
-        path: "Tests/StripeKitTests"
-    ),
+    .testTarget(name: "StripeKitTests", dependencies: ["StripeKit"], path: "Tests/StripeKitTests"),
     .testTarget(
         name: "GatewayTests",
-        dependencies: ["Gateway", "BillingWebhooks", .product(name: "HummingbirdTesting", package: "hummingbird")],
-        path: "Tests/GatewayTests",
-        resources: []
+        dependencies: [
+            "Gateway", "StripeKit", "TestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+        ],
+        path: "Tests/GatewayTests"
+    ),
+    .testTarget(
+        name: "EndToEndTests",
+        dependencies: ["Gateway", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+            + services.map { .target(name: $0.module) },
+        path: "Tests/EndToEndTests"
     ),
 ]
 

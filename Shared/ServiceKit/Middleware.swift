@@ -12,12 +12,12 @@ extension HTTPField.Name {
 public struct RequestTrackingMiddleware: RouterMiddleware {
     public typealias Context = ServiceRequestContext
     let metrics: HTTPMetrics
-    /// The gateway labels its metrics with the upstream service, so per-service rates can be read from it.
-    let labelsUpstream: Bool
+    /// The gateway labels its metrics with the upstream service of each route, so per-service rates can be read from it.
+    let upstreamOfRoute: (@Sendable (String) -> String?)?
 
-    public init(metrics: HTTPMetrics, labelsUpstream: Bool = false) {
+    public init(metrics: HTTPMetrics, upstreamOfRoute: (@Sendable (String) -> String?)? = nil) {
         self.metrics = metrics
-        self.labelsUpstream = labelsUpstream
+        self.upstreamOfRoute = upstreamOfRoute
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -40,13 +40,13 @@ public struct RequestTrackingMiddleware: RouterMiddleware {
 
     private func record(_ request: Request, context: Context, status: HTTPResponse.Status, since start: ContinuousClock.Instant) {
         let duration = ContinuousClock.now - start
-        let route = context.routeLabel ?? context.endpointPath ?? "unmatched"
+        let route = context.endpointPath ?? "unmatched"
         metrics.record(
             route: route,
             method: request.method.rawValue,
             status: status.code,
             duration: duration,
-            extraLabels: labelsUpstream ? [("upstream", context.upstream ?? "gateway")] : []
+            extraLabels: upstreamOfRoute.map { [("upstream", $0(route) ?? "gateway")] } ?? []
         )
         let milliseconds = Double(duration.components.attoseconds / 1_000_000_000_000) / 1000 + Double(duration.components.seconds) * 1000
         context.logger.info(

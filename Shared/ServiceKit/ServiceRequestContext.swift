@@ -9,10 +9,6 @@ public struct ServiceRequestContext: RequestContext {
     /// The verified identity; set by `IdentityMiddleware` in services and by the gateway's authentication.
     public var identity: Identity?
     public let remoteAddress: SocketAddress?
-    /// The route label for logs and metrics when the router's own path does not name it (the gateway's routes).
-    public var routeLabel: String?
-    /// The upstream service a gateway route forwards to, as a metrics label.
-    public var upstream: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)

@@ -96,7 +96,8 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
     )
 
     let router = Router(context: ServiceRequestContext.self)
-    router.add(middleware: RequestTrackingMiddleware(metrics: metrics, labelsUpstream: true))
+    let upstreamOfRoute = Dictionary(settings.config.routes.map { ($0.label, $0.service) }, uniquingKeysWith: { first, _ in first })
+    router.add(middleware: RequestTrackingMiddleware(metrics: metrics, upstreamOfRoute: { upstreamOfRoute[$0] }))
     router.add(middleware: CORSMiddleware(allowedOrigins: Set(settings.corsOrigins)))
     router.add(middleware: ErrorEnvelopeMiddleware())
     router.get("/health") { _, _ in HealthStatus(status: "ok", service: "gateway") }

@@ -133,7 +133,9 @@ extension GatewayConfig {
         if words[0] == "*" {
             method = nil
         } else {
-            guard words[0].allSatisfy({ $0.isUppercase }), let parsed = HTTPRequest.Method(words[0]) else { throw fail("unknown method \"\(words[0])\"") }
+            guard Self.methods.contains(words[0]), let parsed = HTTPRequest.Method(words[0]) else {
+                throw fail("unknown method \"\(words[0])\" (expected one of \(Self.methods.joined(separator: ", ")) or *)")
+            }
             method = parsed
         }
         let pattern: PathPattern
@@ -169,6 +171,8 @@ extension GatewayConfig {
         route.auth = auth
         return route
     }
+
+    static let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     static func parseAuth(_ text: String) -> AuthScheme? {
         switch text {

@@ -35,9 +35,9 @@ struct ProxyMiddleware: RouterMiddleware {
         case .route(let matched):
             route = matched
         }
+        // The endpoint path is shared with the outer middleware, which logs and counts by it.
+        context.coreContext.endpointPath.value = route.label
         var context = context
-        context.routeLabel = route.label
-        context.upstream = route.service
         try Self.checkPath(request.uri.path)
         let contentLength = request.headers[.contentLength].flatMap { Int($0) }
         if let limit = route.bodyLimit, let contentLength, contentLength > limit {

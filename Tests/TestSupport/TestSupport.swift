@@ -1,0 +1,72 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// What tests share: the Postgres that `make test` started, fixed test secrets, and small helpers.
+public enum TestSupport {
+    public static let internalSecret = "test-internal-secret-0123456789abcdef-xyz"
+    public static let userSecret = "test-supabase-jwt-secret-0123456789abcdef"
+
+    /// The database `make test` started (`DATABASE_URL`); tests that need it fail clearly without it.
+    public static func database() throws -> PostgresClient.Configuration {
+        do {
+            return try EnvironmentReader().database()
+        } catch {
+            throw ConfigurationError(variable: "DATABASE_URL", expected: "is set by `make test`; run the tests with make test")
+        }
+    }
+
+    public static func serviceConfiguration(migrateOnStart: Bool = true) throws -> ServiceConfiguration {
+        ServiceConfiguration(
+            host: "127.0.0.1",
+            port: 0,
+            database: try database(),
+            internalSecret: internalSecret,
+            logLevel: .warning,
+            migrateOnStart: migrateOnStart
+        )
+    }
+
+    public static var logger: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return logger
+    }
+
+    /// Runs `body` with a live Postgres client.
+    public static func withPostgres<Value: Sendable>(_ body: @Sendable (PostgresClient) async throws -> Value) async throws -> Value {
+        let client = PostgresClient(configuration: try database(), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask {
+                await client.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
+    /// A schema name no other test uses.
+    public static func uniqueSchema(_ prefix: String) -> String {
+        prefix + "_" + UUID().uuidString.lowercased().filter(\.isLetter).prefix(12)
+    }
+
+    /// A port on which nothing listens (bound, then released).
+    public static func closedPort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                _ = bind(fd, pointer, length)
+                _ = getsockname(fd, pointer, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
