@@ -6,7 +6,7 @@ import PostgresNIO
 import ServiceLifecycle
 
 /// A service module names itself and builds its application; `ServiceCommand` turns that into a process.
-public protocol RevmeshService {
+public protocol RevmeshService: Sendable {
     static var descriptor: ServiceDescriptor { get }
     static func buildApplication(_ configuration: ServiceConfiguration) async throws -> ServiceApplication
 }

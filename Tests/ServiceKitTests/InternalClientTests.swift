@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 @Suite struct InternalClientTests {
-    func withClient<Value: Sendable>(_ body: @Sendable (InternalClient) async throws -> Value) async throws -> Value {
+    @discardableResult func withClient<Value: Sendable>(_ body: @Sendable (InternalClient) async throws -> Value) async throws -> Value {
         var configuration = HTTPClient.Configuration.internalCalls
         // AsyncHTTPClient keeps retrying a refused connection until the connect timeout; keep dead-peer tests short.
         configuration.timeout.connect = .milliseconds(200)

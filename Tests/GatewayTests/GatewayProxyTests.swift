@@ -1,0 +1,147 @@
+import Foundation
+@testable import Gateway
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import ServiceKit
+import TestSupport
+import Testing
+
+/// Limits, failures, files and CORS, through a live gateway.
+@Suite struct GatewayProxyTests {
+    typealias H = GatewayHarness
+
+    @Test func rateLimitsCountPerIdentity() async throws {
+        try await H.run { h in
+            let first = H.bearer(try await H.userToken("limited-1"))
+            for remaining in [2, 1, 0] {
+                let response = try await h.gateway.execute(uri: "/limited", method: .get, headers: first)
+                #expect(response.status == .ok)
+                #expect(response.headers[HTTPField.Name("RateLimit-Limit")!] == "3")
+                #expect(response.headers[HTTPField.Name("RateLimit-Remaining")!] == String(remaining))
+            }
+            let refused = try await h.gateway.execute(uri: "/limited", method: .get, headers: first)
+            expectError(refused, .tooManyRequests, "rate_limited")
+            let retryAfter = try #require(refused.headers[.retryAfter].flatMap { Int($0) })
+            #expect((1...3600).contains(retryAfter))
+            #expect(refused.headers[HTTPField.Name("RateLimit-Reset")!] == String(retryAfter))
+            let other = try await h.gateway.execute(uri: "/limited", method: .get, headers: H.bearer(try await H.userToken("limited-2")))
+            #expect(other.status == .ok)
+        }
+    }
+
+    @Test func bodiesOverTheRouteLimitAre413() async throws {
+        try await H.run { h in
+            expectError(
+                try await h.gateway.execute(uri: "/small", method: .post, body: ByteBuffer(repeating: 0x61, count: 2048)),
+                .contentTooLarge,
+                "payload_too_large"
+            )
+            let fits = try await h.gateway.execute(uri: "/small", method: .post, body: ByteBuffer(repeating: 0x61, count: 1024))
+            #expect(fits.status == .ok)
+            #expect(try decodeReport(fits).bodyBytes == 1024)
+        }
+    }
+
+    @Test func largeUploadsStreamThrough() async throws {
+        try await H.run { h in
+            let size = 50 * 1024 * 1024
+            let response = try await h.gateway.execute(uri: "/upload", method: .post, body: ByteBuffer(repeating: 0x62, count: size))
+            #expect(response.status == .ok)
+            #expect(try decodeReport(response).bodyBytes == size)
+        }
+    }
+
+    @Test func aDeadUpstreamIs502AndASlowOneIs504() async throws {
+        try await H.run { h in
+            expectError(try await h.gateway.execute(uri: "/down", method: .get), .badGateway, "upstream_unavailable")
+            expectError(try await h.gateway.execute(uri: "/slow", method: .get), .gatewayTimeout, "upstream_timeout")
+        }
+    }
+
+    @Test func unmatchedRequestsAre404And405InTheEnvelope() async throws {
+        try await H.run { h in
+            expectError(try await h.gateway.execute(uri: "/api/nothing", method: .post), .notFound, "not_found")
+            let wrongMethod = try await h.gateway.execute(uri: "/me", method: .delete)
+            expectError(wrongMethod, .methodNotAllowed, "method_not_allowed")
+            #expect(wrongMethod.headers[.allow] == "GET")
+        }
+    }
+
+    @Test func servesTheFrontendAndNothingOutsideIt() async throws {
+        try await H.run { h in
+            let index = try await h.gateway.execute(uri: "/", method: .get)
+            #expect(index.status == .ok)
+            #expect(String(buffer: index.body).contains("Revmesh"))
+            for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/open/..%2f..%2fsecret.txt", "/open/%2e%2e/x"] {
+                let response = try await h.gateway.execute(uri: path, method: .get)
+                #expect(response.status != .ok, "\(path)")
+                #expect(!String(buffer: response.body).contains(H.secretFileContent), "\(path)")
+            }
+        }
+    }
+
+    @Test func corsAllowsOnlyConfiguredOrigins() async throws {
+        try await H.run { h in
+            let preflight = try await h.gateway.execute(
+                uri: "/me",
+                method: .options,
+                headers: [.origin: H.origin, .accessControlRequestMethod: "GET", .accessControlRequestHeaders: "authorization"]
+            )
+            #expect(preflight.status == .noContent)
+            #expect(preflight.headers[.accessControlAllowOrigin] == H.origin)
+            #expect(preflight.headers[.accessControlAllowHeaders] == "authorization")
+            let foreign = try await h.gateway.execute(
+                uri: "/me",
+                method: .options,
+                headers: [.origin: "https://evil.example", .accessControlRequestMethod: "GET"]
+            )
+            expectError(foreign, .forbidden, "cors_origin_not_allowed")
+            let simple = try await h.gateway.execute(uri: "/me", method: .get, headers: [.origin: H.origin])
+            #expect(simple.status == .unauthorized)
+            #expect(simple.headers[.accessControlAllowOrigin] == H.origin)
+            let other = try await h.gateway.execute(uri: "/me", method: .get, headers: [.origin: "https://evil.example"])
+            #expect(other.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
+    @Test func readinessNamesTheUpstreamsThatAreNotReady() async throws {
+        try await H.run { h in
+            let response = try await h.gateway.execute(uri: "/health/ready", method: .get)
+            #expect(response.status == .serviceUnavailable)
+            let report = try JSONDecoder().decode(ReadinessReport.self, from: Data(buffer: response.body))
+            #expect(report.services["echo"] == "ready")
+            #expect(report.services["down"] == "unreachable")
+            #expect(report.notReady.contains("down"))
+            #expect(try await h.gateway.execute(uri: "/health", method: .get).status == .ok)
+        }
+    }
+
+    @Test func metricsCountRequestsByRouteUpstreamAndStatus() async throws {
+        try await H.run { h in
+            let token = H.bearer(try await H.userToken())
+            for _ in 0..<2 { _ = try await h.gateway.execute(uri: "/me", method: .get, headers: token) }
+            _ = try await h.gateway.execute(uri: "/me", method: .get)
+            let text = String(buffer: try await h.gateway.execute(uri: "/metrics", method: .get).body)
+            #expect(text.contains(#"http_requests_total{route="GET /me",method="GET",status="200",upstream="echo"} 2"#))
+            #expect(text.contains(#"http_requests_total{route="GET /me",method="GET",status="401",upstream="echo"} 1"#))
+        }
+    }
+}
+
+@Suite struct GatewaySettingsTests {
+    @Test func aRouteSecretThatIsNotSetStopsTheStartNamingIt() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("gateway-\(UUID().uuidString).conf")
+        try Data("service s http://127.0.0.1:1\nroute POST /cron s auth=bearer-secret(CRON_SECRET)\n".utf8).write(to: file)
+        let environment = EnvironmentReader(["INTERNAL_SECRET": TestSupport.internalSecret])
+        #expect(throws: ConfigurationError.self) { try GatewaySettings.load(configPath: file.path, environment: environment) }
+        do {
+            _ = try GatewaySettings.load(configPath: file.path, environment: environment)
+        } catch let error as ConfigurationError {
+            #expect(error.variable == "CRON_SECRET")
+            #expect(error.description.contains(":2"))
+        }
+        let complete = EnvironmentReader(["INTERNAL_SECRET": TestSupport.internalSecret, "CRON_SECRET": "s3cret"])
+        #expect(try GatewaySettings.load(configPath: file.path, environment: complete).secrets["CRON_SECRET"] == "s3cret")
+    }
+}
