@@ -30,7 +30,12 @@ var targets: [Target] = [
     ),
     .target(
         name: "StripeKit",
-        dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+        dependencies: [
+            serviceKit,
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
         path: "Shared/StripeKit"
     ),
     .target(
@@ -43,8 +48,19 @@ var targets: [Target] = [
     ),
     .executableTarget(name: "GatewayMain", dependencies: ["Gateway"], path: "Services/Gateway/Main"),
     .target(
+        name: "Sandbox",
+        dependencies: [
+            serviceKit,
+            "StripeKit",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        ],
+        path: "Tests/Sandbox"
+    ),
+    .executableTarget(name: "SandboxMain", dependencies: ["Sandbox"], path: "Tests/SandboxMain"),
+    .target(
         name: "TestSupport",
-        dependencies: [serviceKit, .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: [serviceKit, "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Tests/TestSupport"
     ),
     .testTarget(
@@ -52,7 +68,11 @@ var targets: [Target] = [
         dependencies: [serviceKit, "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Tests/ServiceKitTests"
     ),
-    .testTarget(name: "StripeKitTests", dependencies: ["StripeKit"], path: "Tests/StripeKitTests"),
+    .testTarget(
+        name: "StripeKitTests",
+        dependencies: ["StripeKit", "Sandbox", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Tests/StripeKitTests"
+    ),
     .testTarget(
         name: "GatewayTests",
         dependencies: [
@@ -71,7 +91,10 @@ var targets: [Target] = [
     ),
 ]
 
-var products: [Product] = [.executable(name: "gateway", targets: ["GatewayMain"])]
+var products: [Product] = [
+    .executable(name: "gateway", targets: ["GatewayMain"]),
+    .executable(name: "sandbox", targets: ["SandboxMain"]),
+]
 
 for service in services {
     targets.append(.target(name: service.module, dependencies: [serviceKit], path: "Services/\(service.folder)/App"))

@@ -105,8 +105,7 @@ public struct InternalClient: Sendable {
             request.body = .bytes(body)
             if !request.headers.contains(name: "Content-Type") { request.headers.add(name: "Content-Type", value: "application/json") }
         }
-        let timeout = TimeAmount.nanoseconds(Int64(call.timeout.components.seconds) * 1_000_000_000 + call.timeout.components.attoseconds / 1_000_000_000)
-        let response = try await http.execute(request, timeout: timeout)
+        let response = try await http.execute(request, timeout: TimeAmount(call.timeout))
         let body = try await response.body.collect(upTo: Self.maxResponseBytes)
         return Reply(status: response.status, headers: response.headers, body: body)
     }

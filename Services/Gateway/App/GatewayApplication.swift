@@ -152,7 +152,7 @@ struct ReadinessReport: Codable, Sendable {
                     var request = HTTPClientRequest(url: upstream.url + "/ready")
                     request.method = .GET
                     do {
-                        let response = try await http.execute(request, timeout: ProxyMiddleware.timeAmount(timeout))
+                        let response = try await http.execute(request, timeout: TimeAmount(timeout))
                         _ = try await response.body.collect(upTo: 64 * 1024)
                         return (upstream.name, response.status == .ok ? "ready" : "not_ready (\(response.status.code))")
                     } catch {

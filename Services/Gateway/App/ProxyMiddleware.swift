@@ -97,7 +97,7 @@ struct ProxyMiddleware: RouterMiddleware {
 
         let upstreamResponse: HTTPClientResponse
         do {
-            upstreamResponse = try await http.execute(outbound, timeout: Self.timeAmount(route.timeout ?? GatewayConfig.defaultTimeout))
+            upstreamResponse = try await http.execute(outbound, timeout: TimeAmount(route.timeout ?? GatewayConfig.defaultTimeout))
         } catch let error as BodyLimitExceeded {
             throw APIError(.contentTooLarge, "payload_too_large", "the body is larger than this route's limit of \(error.limit) bytes")
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
@@ -131,10 +131,6 @@ struct ProxyMiddleware: RouterMiddleware {
             guard let decoded = segment.removingPercentEncoding, decoded != ".", decoded != "..", !decoded.contains("/"), !decoded.contains("\\")
             else { throw APIError.badRequest("invalid_path", "the path contains a forbidden segment") }
         }
-    }
-
-    static func timeAmount(_ duration: Duration) -> TimeAmount {
-        .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 }
 

@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import Logging
+import ServiceKit
+
+/// What the sandbox starts with. Tests build it directly; the `sandbox` executable reads it from the environment.
+public struct SandboxSettings: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 0
+    /// The base URL its own links (checkout pages) use; by default where it listens.
+    public var publicURL: String?
+    public var stripePrices: [SandboxPrice] = SandboxPrice.revmeshPlans
+    /// Where Stripe events go, and the secret they are signed with.
+    public var stripeWebhookURL: String?
+    public var stripeWebhookSecret: String?
+    public var logLevel: Logger.Level = .warning
+
+    public init() {}
+
+    public static func load(from environment: EnvironmentReader) throws -> SandboxSettings {
+        var settings = SandboxSettings()
+        settings.host = environment.optional("SANDBOX_HOST") ?? "127.0.0.1"
+        settings.port = try environment.integer("SANDBOX_PORT", default: 8199, in: 0...65535)
+        settings.publicURL = environment.optional("SANDBOX_PUBLIC_URL")
+        settings.stripeWebhookURL = environment.optional("SANDBOX_STRIPE_WEBHOOK_URL")
+        settings.stripeWebhookSecret = environment.optional("SANDBOX_STRIPE_WEBHOOK_SECRET")
+        settings.logLevel = try environment.logLevel()
+        return settings
+    }
+}
+
+/// The fakes of every outside system, on one port, each able to fail on request.
+public struct Sandbox: Sendable {
+    public let faults = FaultInjector()
+    public let stripe: StripeFake
+    let http: HTTPClient
+    let settings: SandboxSettings
+
+    public init(_ settings: SandboxSettings) {
+        self.settings = settings
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .internalCalls)
+        stripe = StripeFake(
+            publicURL: settings.publicURL ?? "http://\(settings.host):\(settings.port)",
+            prices: settings.stripePrices,
+            webhookURL: settings.stripeWebhookURL,
+            webhookSecret: settings.stripeWebhookSecret,
+            http: http
+        )
+    }
+
+    /// With `port` 0 the checkout links need the bound port: pass it once known (tests do, from the live client).
+    public func application() -> some ApplicationProtocol {
+        var logger = Logger(label: "sandbox")
+        logger.logLevel = settings.logLevel
+        let router = Router()
+        router.add(middleware: FaultMiddleware(faults: faults))
+        router.get("/health") { _, _ in "ok" }
+        router.post("/_sandbox/faults") { request, context in
+            faults.add(try await request.decode(as: Fault.self, context: context))
+            return HTTPResponse.Status.created
+        }
+        router.delete("/_sandbox/faults") { _, _ in
+            faults.clear()
+            return HTTPResponse.Status.noContent
+        }
+        router.get("/_sandbox/requests") { _, _ in try jsonResponse(faults.requests) }
+        router.post("/_sandbox/stripe/webhook") { request, context in
+            let target = try await request.decode(as: [String: String].self, context: context)
+            guard let url = target["url"], let secret = target["secret"] else { throw HTTPError(.badRequest, message: "url and secret are required") }
+            stripe.setWebhook(url: url, secret: secret)
+            return HTTPResponse.Status.noContent
+        }
+        stripe.addRoutes(to: router)
+        var app = Application(router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "sandbox"), logger: logger)
+        app.addServices(HTTPClientService(client: http))
+        return app
+    }
+}
