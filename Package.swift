@@ -28,6 +28,7 @@ var targets: [Target] = [
         ],
         path: "Shared/ServiceKit"
     ),
+    .target(name: "PlanKit", path: "Shared/PlanKit"),
     .target(
         name: "StripeKit",
         dependencies: [
@@ -60,9 +61,10 @@ var targets: [Target] = [
     .executableTarget(name: "SandboxMain", dependencies: ["Sandbox"], path: "Tests/SandboxMain"),
     .target(
         name: "TestSupport",
-        dependencies: [serviceKit, "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: [serviceKit, "Sandbox", "Gateway", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Tests/TestSupport"
     ),
+    .testTarget(name: "PlanKitTests", dependencies: ["PlanKit"], path: "Tests/PlanKitTests"),
     .testTarget(
         name: "ServiceKitTests",
         dependencies: [serviceKit, "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
@@ -84,6 +86,11 @@ var targets: [Target] = [
         path: "Tests/GatewayTests"
     ),
     .testTarget(
+        name: "BillingWebhooksTests",
+        dependencies: ["BillingWebhooks", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Tests/BillingWebhooksTests"
+    ),
+    .testTarget(
         name: "EndToEndTests",
         dependencies: ["Gateway", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
             + services.map { .target(name: $0.module) },
@@ -97,7 +104,9 @@ var products: [Product] = [
 ]
 
 for service in services {
-    targets.append(.target(name: service.module, dependencies: [serviceKit], path: "Services/\(service.folder)/App"))
+    targets.append(
+        .target(name: service.module, dependencies: [serviceKit, "PlanKit", "StripeKit"], path: "Services/\(service.folder)/App")
+    )
     targets.append(.executableTarget(name: "\(service.module)Main", dependencies: [.target(name: service.module)], path: "Services/\(service.folder)/Main"))
     products.append(.executable(name: service.product, targets: ["\(service.module)Main"]))
 }

@@ -63,6 +63,20 @@ echo "postgres on 127.0.0.1:$POSTGRES_PORT (data in $DATA/postgres)"
 swift build
 BIN=$(swift build --show-bin-path)
 
+# Without Stripe keys the sandbox stands in for Stripe: checkout, subscriptions and signed webhooks, on :8199.
+if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
+  sandbox_port="${SANDBOX_PORT:-8199}"
+  export STRIPE_SECRET_KEY=sk_test_sandbox STRIPE_API_BASE="http://127.0.0.1:$sandbox_port"
+  export STRIPE_PROFESSIONAL_PRICE_ID=price_sandbox_professional STRIPE_BUSINESS_PRICE_ID=price_sandbox_business
+  export STRIPE_ENTERPRISE_PRICE_ID=price_sandbox_enterprise
+  SANDBOX_PORT="$sandbox_port" SANDBOX_PUBLIC_URL="http://localhost:$sandbox_port" \
+    SANDBOX_STRIPE_WEBHOOK_URL="http://127.0.0.1:${GATEWAY_PORT:-8080}/api/webhooks/stripe-billing" \
+    SANDBOX_STRIPE_WEBHOOK_SECRET="$STRIPE_WEBHOOK_SECRET" \
+    "$BIN/sandbox" >>"$LOGS/sandbox.log" 2>&1 &
+  echo $! >"$RUN/sandbox.pid"
+  echo "no STRIPE_SECRET_KEY: the sandbox plays Stripe on http://localhost:$sandbox_port"
+fi
+
 for service in $SERVICES; do
   "$BIN/$service" migrate >>"$LOGS/$service.log" 2>&1 || { echo "$service: migration failed, see $LOGS/$service.log"; stop_all; exit 1; }
 done

@@ -66,7 +66,7 @@ extension APIError {
 }
 
 extension DecodingError {
-    var readableDescription: String {
+    public var readableDescription: String {
         func path(_ context: Context) -> String {
             let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
             return path.isEmpty ? "body" : path

@@ -52,6 +52,15 @@ public struct EnvironmentReader: Sendable {
         return value
     }
 
+    /// An http(s) base URL, without a trailing slash.
+    public func url(_ name: String, default defaultValue: String) throws -> String {
+        let raw = optional(name) ?? defaultValue
+        guard let url = URL(string: raw), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            throw ConfigurationError(variable: name, expected: "must be an http(s) URL (got \"\(raw)\")")
+        }
+        return raw.hasSuffix("/") ? String(raw.dropLast()) : raw
+    }
+
     public func logLevel() throws -> Logger.Level {
         guard let raw = optional("LOG_LEVEL") else { return .info }
         guard let level = Logger.Level(rawValue: raw.lowercased()) else {

@@ -8,7 +8,13 @@ import ServiceLifecycle
 /// A service module names itself and builds its application; `ServiceCommand` turns that into a process.
 public protocol RevmeshService: Sendable {
     static var descriptor: ServiceDescriptor { get }
+    /// Reads the service's own variables from `configuration.environment`; throws `ConfigurationError` naming a bad one.
+    static func checkConfiguration(_ configuration: ServiceConfiguration) throws
     static func buildApplication(_ configuration: ServiceConfiguration) async throws -> ServiceApplication
+}
+
+extension RevmeshService {
+    public static func checkConfiguration(_ configuration: ServiceConfiguration) throws {}
 }
 
 /// `<service> serve` (the default) and `<service> migrate`.
@@ -33,7 +39,7 @@ public struct ServiceCommand<S: RevmeshService>: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            var configuration = try loadConfiguration(S.descriptor)
+            var configuration = try loadConfiguration(S.self, serving: true)
             if let host { configuration.host = host }
             if let port { configuration.port = port }
             let app = try await S.buildApplication(configuration)
@@ -47,7 +53,7 @@ public struct ServiceCommand<S: RevmeshService>: AsyncParsableCommand {
         public init() {}
 
         public func run() async throws {
-            let configuration = try loadConfiguration(S.descriptor)
+            let configuration = try loadConfiguration(S.self, serving: false)
             let logger = Logger(label: S.descriptor.name)
             let client = PostgresClient(configuration: configuration.database, backgroundLogger: logger)
             try await withThrowingDiscardingTaskGroup { group in
@@ -61,9 +67,11 @@ public struct ServiceCommand<S: RevmeshService>: AsyncParsableCommand {
 }
 
 /// Reads the configuration; a bad variable ends the process with one line naming it.
-public func loadConfiguration(_ descriptor: ServiceDescriptor) throws -> ServiceConfiguration {
+/// `serving` also checks the service's own variables, which `migrate` does not need.
+public func loadConfiguration<S: RevmeshService>(_ service: S.Type, serving: Bool) throws -> ServiceConfiguration {
     do {
-        let configuration = try ServiceConfiguration.load(for: descriptor, from: EnvironmentReader())
+        let configuration = try ServiceConfiguration.load(for: S.descriptor, from: EnvironmentReader())
+        if serving { try S.checkConfiguration(configuration) }
         bootstrapLogging(level: configuration.logLevel)
         return configuration
     } catch let error as ConfigurationError {

@@ -219,3 +219,15 @@ public struct StripePages<Item: Codable & Sendable>: AsyncSequence, Sendable whe
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pages: self) }
 }
+
+/// Runs a Stripe call on behalf of an API request: Stripe refusing becomes 502 and Stripe being unreachable 503,
+/// in the error envelope, instead of a bare 500.
+public func mappingStripeErrors<Value>(_ call: () async throws -> Value) async throws -> Value {
+    do {
+        return try await call()
+    } catch let error as StripeError {
+        throw APIError(.badGateway, "stripe_error", "Stripe refused the request: \(error.message ?? error.type)")
+    } catch is StripeConnectionError {
+        throw APIError(.serviceUnavailable, "stripe_unavailable", "Stripe cannot be reached; try again shortly")
+    }
+}

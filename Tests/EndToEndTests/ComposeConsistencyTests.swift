@@ -29,7 +29,9 @@ func composeProblems(compose: YAMLNode, gatewayConfPath: String, services descri
         }
         let environment = EnvironmentReader(container["environment"]?.stringMapping ?? [:])
         do {
-            ports[descriptor.name] = try ServiceConfiguration.load(for: descriptor, from: environment).port
+            let configuration = try ServiceConfiguration.load(for: descriptor, from: environment)
+            try allServiceTypes.first { $0.descriptor.name == descriptor.name }?.checkConfiguration(configuration)
+            ports[descriptor.name] = configuration.port
         } catch {
             problems.append("\(descriptor.name): \(error)")
         }
@@ -67,9 +69,12 @@ func composeProblems(compose: YAMLNode, gatewayConfPath: String, services descri
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let gatewayConf = root.appendingPathComponent("gateway.conf").path
 
+    /// What an operator sets where a value has a format of its own.
+    static let operatorValues = ["STRIPE_SECRET_KEY": "sk_live_set_by_operator"]
+
     static func compose(editing edit: (String) -> String = { $0 }) throws -> YAMLNode {
         let text = try String(contentsOf: root.appendingPathComponent("compose/docker-compose.yml"), encoding: .utf8)
-        return try MiniYAMLParser.parse(substituteComposeVariables(edit(text)))
+        return try MiniYAMLParser.parse(substituteComposeVariables(edit(text), operatorValues: operatorValues))
     }
 
     @Test func composeAndGatewayConfAgree() throws {
@@ -78,6 +83,7 @@ func composeProblems(compose: YAMLNode, gatewayConfPath: String, services descri
 
     @Test(arguments: [
         ("      CRON_SECRET: ${CRON_SECRET:?set CRON_SECRET}\n", "", "CRON_SECRET"),
+        ("      STRIPE_SECRET_KEY: ${STRIPE_SECRET_KEY:?set STRIPE_SECRET_KEY}\n", "", "STRIPE_SECRET_KEY"),
         ("      STRIPE_SYNC_URL: http://stripe-sync:8102\n", "      STRIPE_SYNC_URL: http://stripe-sync:9999\n", "stripe-sync"),
         ("      DEVOPS_API_PORT: \"8106\"\n", "      DEVOPS_API_PORT: \"8107\"\n", "devops-api"),
         ("  INTERNAL_SECRET: ${INTERNAL_SECRET:?set INTERNAL_SECRET}\n  LOG_LEVEL", "  LOG_LEVEL", "INTERNAL_SECRET"),

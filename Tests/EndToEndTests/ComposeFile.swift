@@ -123,8 +123,8 @@ struct MiniYAMLParser {
 }
 
 /// Compose's own variable syntax: `${NAME:?message}` is required, `${NAME:-default}` has a default.
-/// Required variables get a stand-in value long enough for any secret check.
-func substituteComposeVariables(_ text: String) -> String {
+/// Required variables take the operator's value, else a stand-in long enough for any secret check.
+func substituteComposeVariables(_ text: String, operatorValues: [String: String]) -> String {
     let pattern = try! NSRegularExpression(pattern: #"\$\{([A-Z0-9_]+)(?::([?-])([^}]*))?\}"#)
     var result = ""
     var last = text.startIndex
@@ -134,7 +134,11 @@ func substituteComposeVariables(_ text: String) -> String {
         let name = String(text[Range(match.range(at: 1), in: text)!])
         let kind = Range(match.range(at: 2), in: text).map { String(text[$0]) }
         let argument = Range(match.range(at: 3), in: text).map { String(text[$0]) } ?? ""
-        result += kind == "?" ? "set-by-operator-\(name.lowercased())-0123456789abcdef" : (kind == "-" ? argument : "")
+        switch kind {
+        case "?": result += operatorValues[name] ?? "set-by-operator-\(name.lowercased())-0123456789abcdef"
+        case "-": result += operatorValues[name] ?? argument
+        default: result += operatorValues[name] ?? ""
+        }
         last = range.upperBound
     }
     return result + text[last...]

@@ -26,22 +26,9 @@ func withLiveApplications(
             apps.append(try await service.buildApplication(try TestSupport.serviceConfiguration()))
         }
         try await withLiveApplications(apps) { clients in
-            var environment = [
-                "INTERNAL_SECRET": TestSupport.internalSecret,
-                "SUPABASE_JWT_SECRET": TestSupport.userSecret,
-                "STRIPE_WEBHOOK_SECRET": "whsec_end_to_end_0123456789",
-                "CRON_SECRET": "cron-secret-end-to-end-0123456789",
-                "CRM_EVENTS_KEY": "crm-events-key-end-to-end-0123456789",
-                "GATEWAY_HOST": "127.0.0.1",
-                "GATEWAY_PORT": "0",
-                "LOG_LEVEL": "warning",
-                "FRONTEND_DIR": ComposeConsistencyTests.root.appendingPathComponent("frontend").path,
-            ]
-            for (descriptor, client) in zip(allServices, clients) {
-                environment[descriptor.name.uppercased().replacingOccurrences(of: "-", with: "_") + "_URL"] = "http://127.0.0.1:\(client.port!)"
-            }
-            let settings = try GatewaySettings.load(configPath: ComposeConsistencyTests.gatewayConf, environment: EnvironmentReader(environment))
-            try await buildGateway(settings).test(.live) { gateway in
+            var services: [String: String] = [:]
+            for (descriptor, client) in zip(allServices, clients) { services[descriptor.name] = "http://127.0.0.1:\(client.port!)" }
+            try await TestSupport.withGateway(services: services) { gateway in
                 let response = try await gateway.execute(uri: "/health/ready", method: .get)
                 #expect(response.status == .ok, "\(String(buffer: response.body))")
                 let report = try JSONDecoder().decode(ReadinessReport.self, from: Data(buffer: response.body))

@@ -9,9 +9,9 @@ import Testing
 /// The client against the sandbox, over real HTTP.
 @Suite struct StripeClientTests {
     static func withClient(_ body: @Sendable (StripeClient, Sandbox) async throws -> Void) async throws {
-        try await TestSupport.withSandbox { sandbox, url in
+        try await TestSupport.withSandbox { sandbox, sandboxClient in
             try await TestSupport.withHTTPClient { http in
-                var client = StripeClient(http: http, secretKey: "sk_test_client", apiBase: url, logger: TestSupport.logger)
+                var client = StripeClient(http: http, secretKey: "sk_test_client", apiBase: sandboxClient.baseURL, logger: TestSupport.logger)
                 client.retry.backoff = RetryPolicy(maxRetries: 3, baseDelay: .milliseconds(1), maxDelay: .milliseconds(4))
                 try await body(client, sandbox)
             }

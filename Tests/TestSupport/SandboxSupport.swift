@@ -5,16 +5,15 @@ import Sandbox
 import ServiceKit
 
 extension TestSupport {
-    /// A live sandbox for the duration of `body`, with its base URL.
+    /// A live sandbox for the duration of `body`, with a client for it; its base URL is `client.baseURL`.
     public static func withSandbox<Value: Sendable>(
         _ settings: SandboxSettings = SandboxSettings(),
-        _ body: @Sendable (Sandbox, String) async throws -> Value
+        _ body: @Sendable (Sandbox, any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
         let sandbox = Sandbox(settings)
         return try await sandbox.application().test(.live) { client in
-            let url = "http://127.0.0.1:\(client.port!)"
-            if settings.publicURL == nil { sandbox.stripe.publicURL = url }
-            return try await body(sandbox, url)
+            if settings.publicURL == nil { sandbox.stripe.publicURL = client.baseURL }
+            return try await body(sandbox, client)
         }
     }
 
@@ -30,4 +29,9 @@ extension TestSupport {
             throw error
         }
     }
+}
+
+extension TestClientProtocol {
+    /// `http://127.0.0.1:PORT` of a live test server.
+    public var baseURL: String { "http://127.0.0.1:\(port!)" }
 }

@@ -17,14 +17,18 @@ public enum TestSupport {
         }
     }
 
-    public static func serviceConfiguration(migrateOnStart: Bool = true) throws -> ServiceConfiguration {
+    /// Service-specific variables that let every service start; tests that exercise them pass their own.
+    public static let serviceVariables = ["STRIPE_SECRET_KEY": "sk_test_revmesh_tests"]
+
+    public static func serviceConfiguration(migrateOnStart: Bool = true, environment: [String: String] = serviceVariables) throws -> ServiceConfiguration {
         ServiceConfiguration(
             host: "127.0.0.1",
             port: 0,
             database: try database(),
             internalSecret: internalSecret,
             logLevel: .warning,
-            migrateOnStart: migrateOnStart
+            migrateOnStart: migrateOnStart,
+            environment: EnvironmentReader(environment)
         )
     }
 

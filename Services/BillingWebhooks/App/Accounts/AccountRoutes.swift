@@ -1,0 +1,54 @@
+import Foundation
+import Hummingbird
+import PlanKit
+import PostgresNIO
+import ServiceKit
+
+/// `GET /api/me` for users; `GET /internal/accounts/{userId}` and `GET /internal/stats` for other services.
+struct AccountRoutes {
+    let postgres: PostgresClient
+
+    func addRoutes(to router: Router<ServiceRequestContext>) {
+        router.get("/api/me") { _, context -> Profile in
+            let user = try context.requireUser()
+            return try await postgres.withConnection { connection in
+                try await AccountQueries.profile(for: user.subject, email: user.email, on: connection, logger: context.logger)
+            }
+        }
+        router.get("/internal/accounts/{userId}") { _, context -> AccountSummary in
+            _ = try context.requireService()
+            let userID = try context.parameters.require("userId")
+            let profile = try await postgres.withConnection { connection in
+                try await AccountQueries.existingProfile(userID, on: connection, logger: context.logger)
+            }
+            return AccountSummary(userID: userID, profile: profile)
+        }
+        router.get("/internal/stats") { request, context -> PlatformStats in
+            _ = try context.requireService()
+            let recentDays = request.uri.queryParameters.get("recentDays", as: Int.self) ?? 7
+            guard (1...365).contains(recentDays) else { throw APIError.badRequest("invalid_recent_days", "recentDays must be 1 to 365") }
+            return try await StatsQueries.platformStats(recentDays: recentDays, postgres: postgres, logger: context.logger)
+        }
+    }
+}
+
+/// What another service needs to know about a user's plan. A user with no profile yet is on starter.
+struct AccountSummary: ResponseEncodable, Equatable {
+    var userID: String
+    var exists: Bool
+    var tier: Tier
+    var status: String
+    var limits: TierLimits
+    var currentPeriodEnd: Date?
+    var stripeCustomerID: String?
+
+    init(userID: String, profile: Profile?) {
+        self.userID = userID
+        exists = profile != nil
+        tier = profile?.subscriptionTier ?? .starter
+        status = profile?.subscriptionStatus ?? "inactive"
+        limits = profile?.limits ?? Tier.starter.limits
+        currentPeriodEnd = profile?.subscriptionCurrentPeriodEnd
+        stripeCustomerID = profile?.stripeCustomerID
+    }
+}

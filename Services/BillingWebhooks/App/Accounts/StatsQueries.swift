@@ -1,0 +1,88 @@
+import Foundation
+import Hummingbird
+import Logging
+import PlanKit
+import PostgresNIO
+
+/// Platform-wide numbers for the DevOps module: users by tier and status, signups, MRR by tier, payments.
+struct PlatformStats: ResponseCodable, Equatable {
+    struct TierRevenue: Codable, Equatable {
+        var tier: Tier
+        var currency: String
+        var activeSubscriptions: Int
+        var mrrCents: Int64
+    }
+    struct Payment: Codable, Equatable {
+        var invoiceID: String
+        var userID: String?
+        var amount: Money
+        var paidAt: Date
+    }
+
+    var totalUsers: Int
+    var usersByTier: [String: Int]
+    var usersByStatus: [String: Int]
+    var recentSignups: Int
+    var revenueByTier: [TierRevenue]
+    var recentPayments: [Payment]
+}
+
+enum StatsQueries {
+    static func platformStats(recentDays: Int, postgres: PostgresClient, logger: Logger) async throws -> PlatformStats {
+        try await postgres.withConnection { connection in
+            var byTier: [String: Int] = [:]
+            var byStatus: [String: Int] = [:]
+            var total = 0
+            let groups = try await connection.query(
+                "SELECT subscription_tier, subscription_status, count(*)::int FROM billing.user_profiles GROUP BY 1, 2",
+                logger: logger
+            )
+            for try await (tier, status, count) in groups.decode((String, String, Int).self) {
+                byTier[tier, default: 0] += count
+                byStatus[status, default: 0] += count
+                total += count
+            }
+            let since = Date().addingTimeInterval(-Double(recentDays) * 86_400)
+            var recent = 0
+            for try await count in try await connection.query(
+                "SELECT count(*)::int FROM billing.user_profiles WHERE created_at >= \(since)",
+                logger: logger
+            ).decode(Int.self) { recent = count }
+
+            // MRR is summed exactly in Swift, per tier and currency, and rounded once.
+            var revenue: [String: (tier: Tier, currency: String, count: Int, mrr: Decimal)] = [:]
+            let subscriptions = try await connection.query(
+                """
+                SELECT tier, currency, unit_amount_cents, quantity, billing_interval, interval_count FROM billing.user_subscriptions
+                WHERE status IN ('active', 'past_due') AND unit_amount_cents IS NOT NULL AND currency IS NOT NULL
+                """,
+                logger: logger
+            )
+            for try await (tier, currency, amount, quantity, interval, count) in subscriptions.decode((String, String, Int64, Int, String?, Int).self) {
+                let key = "\(tier)/\(currency)"
+                let monthly = MonthlyRecurring.amount(unitAmountCents: amount, quantity: quantity, interval: interval ?? "", intervalCount: count)
+                var entry = revenue[key] ?? (Tier(rawValue: tier) ?? .starter, currency, 0, 0)
+                entry.count += 1
+                entry.mrr += monthly
+                revenue[key] = entry
+            }
+            var payments: [PlatformStats.Payment] = []
+            for try await (invoice, user, cents, currency, paidAt) in try await connection.query(
+                "SELECT invoice_id, user_id, amount_cents, currency, paid_at FROM billing.payments ORDER BY paid_at DESC LIMIT 20",
+                logger: logger
+            ).decode((String, String?, Int64, String, Date).self) {
+                payments.append(.init(invoiceID: invoice, userID: user, amount: Money(cents: cents, currency: currency), paidAt: paidAt))
+            }
+            return PlatformStats(
+                totalUsers: total,
+                usersByTier: byTier,
+                usersByStatus: byStatus,
+                recentSignups: recent,
+                revenueByTier: revenue.values
+                    .map { .init(tier: $0.tier, currency: $0.currency, activeSubscriptions: $0.count, mrrCents: MonthlyRecurring.rounded($0.mrr)) }
+                    .sorted { ($0.tier, $0.currency) < ($1.tier, $1.currency) },
+                recentPayments: payments
+            )
+        }
+    }
+}

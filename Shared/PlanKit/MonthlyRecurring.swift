@@ -1,0 +1,25 @@
+import Foundation
+
+/// The monthly value of a recurring price, exactly as METRICS.md normalises intervals.
+public enum MonthlyRecurring {
+    /// `unit_amount × quantity × factor`, where the factor turns one interval into months. Unknown intervals are 0.
+    public static func amount(unitAmountCents: Int64, quantity: Int, interval: String, intervalCount: Int) -> Decimal {
+        let total = Decimal(unitAmountCents) * Decimal(quantity)
+        let count = Decimal(max(intervalCount, 1))
+        switch interval {
+        case "month": return total / count
+        case "year": return total / (12 * count)
+        case "week": return total * 52 / (12 * count)
+        case "day": return total * 365 / (12 * count)
+        default: return 0
+        }
+    }
+
+    /// Rounds an exact amount of cents for display or storage, half away from zero.
+    public static func rounded(_ cents: Decimal) -> Int64 {
+        var value = cents
+        var result = Decimal()
+        NSDecimalRound(&result, &value, 0, .plain)
+        return NSDecimalNumber(decimal: result).int64Value
+    }
+}

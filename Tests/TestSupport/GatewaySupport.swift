@@ -1,0 +1,52 @@
+import Foundation
+import Gateway
+import Hummingbird
+import HummingbirdTesting
+import ServiceKit
+
+extension TestSupport {
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let stripeWebhookSecret = "whsec_test_0123456789abcdef0123456789"
+    public static let cronSecret = "test-cron-secret-0123456789abcdef"
+    public static let crmEventsKey = "test-crm-events-key-0123456789abcdef"
+
+    /// The variables the real `gateway.conf` needs, with each service at the URL given (the rest at a closed port).
+    public static func gatewayEnvironment(services: [String: String]) -> [String: String] {
+        var environment = [
+            "INTERNAL_SECRET": internalSecret,
+            "SUPABASE_JWT_SECRET": userSecret,
+            "STRIPE_WEBHOOK_SECRET": stripeWebhookSecret,
+            "CRON_SECRET": cronSecret,
+            "CRM_EVENTS_KEY": crmEventsKey,
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_PORT": "0",
+            "LOG_LEVEL": "warning",
+            "FRONTEND_DIR": repositoryRoot.appendingPathComponent("frontend").path,
+        ]
+        let closed = "http://127.0.0.1:\(closedPort())"
+        for name in ["billing-webhooks", "stripe-sync", "insights-usage", "revio-data", "crm-relay", "devops-api"] {
+            environment[name.uppercased().replacingOccurrences(of: "-", with: "_") + "_URL"] = services[name] ?? closed
+        }
+        return environment
+    }
+
+    /// A live gateway running the repository's `gateway.conf` in front of the services given by name.
+    public static func withGateway<Value: Sendable>(
+        services: [String: String],
+        _ body: @Sendable (any TestClientProtocol) async throws -> Value
+    ) async throws -> Value {
+        let settings = try GatewaySettings.load(
+            configPath: repositoryRoot.appendingPathComponent("gateway.conf").path,
+            environment: EnvironmentReader(gatewayEnvironment(services: services))
+        )
+        return try await buildGateway(settings).test(.live, body)
+    }
+
+    /// A user's bearer token, signed as Supabase signs them.
+    public static func userToken(_ subject: String, email: String? = nil, admin: Bool = false) async throws -> String {
+        try await UserTokenVerifier.mint(
+            UserClaims(subject: subject, email: email, admin: admin, issuedAt: Date(), lifetime: 3600),
+            hmacSecret: userSecret
+        )
+    }
+}
