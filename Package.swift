@@ -91,6 +91,11 @@ var targets: [Target] = [
         path: "Tests/BillingWebhooksTests"
     ),
     .testTarget(
+        name: "CRMRelayTests",
+        dependencies: ["CRMRelay", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Tests/CRMRelayTests"
+    ),
+    .testTarget(
         name: "EndToEndTests",
         dependencies: ["Gateway", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
             + services.map { .target(name: $0.module) },
@@ -105,7 +110,11 @@ var products: [Product] = [
 
 for service in services {
     targets.append(
-        .target(name: service.module, dependencies: [serviceKit, "PlanKit", "StripeKit"], path: "Services/\(service.folder)/App")
+        .target(
+            name: service.module,
+            dependencies: [serviceKit, "PlanKit", "StripeKit", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Services/\(service.folder)/App"
+        )
     )
     targets.append(.executableTarget(name: "\(service.module)Main", dependencies: [.target(name: service.module)], path: "Services/\(service.folder)/Main"))
     products.append(.executable(name: service.product, targets: ["\(service.module)Main"]))

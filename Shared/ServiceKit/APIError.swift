@@ -9,12 +9,25 @@ public struct APIError: Error, Sendable, Equatable {
     public var code: String
     public var message: String
     public var headers: HTTPFields
+    /// For validation failures: every field that is wrong, not just the first.
+    public var fields: [FieldProblem]?
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) {
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:], fields: [FieldProblem]? = nil) {
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers
+        self.fields = fields
+    }
+
+    /// 400 `invalid_payload`, naming each bad field.
+    public static func invalidPayload(_ problems: [FieldProblem]) -> APIError {
+        APIError(
+            .badRequest,
+            "invalid_payload",
+            "invalid fields: " + problems.map { "\($0.field) (\($0.problem))" }.joined(separator: ", "),
+            fields: problems
+        )
     }
 
     public static func unauthorized(_ code: String, _ message: String) -> APIError {
@@ -26,23 +39,35 @@ public struct APIError: Error, Sendable, Equatable {
     public static func notFound(_ message: String = "no such resource") -> APIError { APIError(.notFound, "not_found", message) }
 }
 
-/// The body of every error response: `{"error":{"code","message","request_id"}}`.
+/// One wrong field of a request body: its path (`customer.email`) and what is wrong with it.
+public struct FieldProblem: Codable, Sendable, Equatable {
+    public var field: String
+    public var problem: String
+
+    public init(_ field: String, _ problem: String) {
+        self.field = field
+        self.problem = problem
+    }
+}
+
+/// The body of every error response: `{"error":{"code","message","request_id"}}`, plus `fields` for validation failures.
 public struct ErrorEnvelope: Codable, Sendable, Equatable {
     public struct Body: Codable, Sendable, Equatable {
         public var code: String
         public var message: String
         public var requestID: String
+        public var fields: [FieldProblem]?
 
         enum CodingKeys: String, CodingKey {
-            case code, message
+            case code, message, fields
             case requestID = "request_id"
         }
     }
 
     public var error: Body
 
-    public init(code: String, message: String, requestID: String) {
-        self.error = Body(code: code, message: message, requestID: requestID)
+    public init(code: String, message: String, requestID: String, fields: [FieldProblem]? = nil) {
+        self.error = Body(code: code, message: message, requestID: requestID, fields: fields)
     }
 }
 

@@ -6,6 +6,7 @@ import Logging
 extension HTTPField.Name {
     public static let requestID = HTTPField.Name("X-Request-Id")!
     public static let revmeshIdentity = HTTPField.Name(IdentityTokens.headerName)!
+    public static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
 }
 
 /// Gives every request an id, then writes one log line and the request metrics once it is answered.
@@ -48,7 +49,7 @@ public struct RequestTrackingMiddleware: RouterMiddleware {
             duration: duration,
             extraLabels: upstreamOfRoute.map { [("upstream", $0(route) ?? "gateway")] } ?? []
         )
-        let milliseconds = Double(duration.components.attoseconds / 1_000_000_000_000) / 1000 + Double(duration.components.seconds) * 1000
+        let milliseconds = duration.inSeconds * 1000
         context.logger.info(
             "request",
             metadata: [
@@ -107,7 +108,7 @@ extension Response {
     public static func error(_ error: APIError, requestID: String) -> Response {
         var headers = error.headers
         headers[.contentType] = "application/json; charset=utf-8"
-        let body = (try? JSONEncoder().encode(ErrorEnvelope(code: error.code, message: error.message, requestID: requestID))) ?? Data()
+        let body = (try? JSONEncoder().encode(ErrorEnvelope(code: error.code, message: error.message, requestID: requestID, fields: error.fields))) ?? Data()
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }

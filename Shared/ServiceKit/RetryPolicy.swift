@@ -24,3 +24,8 @@ public struct RetryPolicy: Sendable, Equatable {
         ceiling(forRetry: retry) * min(max(unitRandom, 0), 1)
     }
 }
+
+extension Duration {
+    /// The duration in seconds, fractions included.
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -14,6 +14,8 @@ public struct SandboxSettings: Sendable {
     /// Where Stripe events go, and the secret they are signed with.
     public var stripeWebhookURL: String?
     public var stripeWebhookSecret: String?
+    /// The Bearer key the fake CRM accepts.
+    public var crmAPIKey = "crm_sandbox_key"
     public var logLevel: Logger.Level = .warning
 
     public init() {}
@@ -25,6 +27,7 @@ public struct SandboxSettings: Sendable {
         settings.publicURL = environment.optional("SANDBOX_PUBLIC_URL")
         settings.stripeWebhookURL = environment.optional("SANDBOX_STRIPE_WEBHOOK_URL")
         settings.stripeWebhookSecret = environment.optional("SANDBOX_STRIPE_WEBHOOK_SECRET")
+        settings.crmAPIKey = environment.optional("SANDBOX_CRM_API_KEY") ?? settings.crmAPIKey
         settings.logLevel = try environment.logLevel()
         return settings
     }
@@ -34,6 +37,7 @@ public struct SandboxSettings: Sendable {
 public struct Sandbox: Sendable {
     public let faults = FaultInjector()
     public let stripe: StripeFake
+    public let crm: CRMFake
     let http: HTTPClient
     let settings: SandboxSettings
 
@@ -47,6 +51,7 @@ public struct Sandbox: Sendable {
             webhookSecret: settings.stripeWebhookSecret,
             http: http
         )
+        crm = CRMFake(apiKey: settings.crmAPIKey)
     }
 
     /// With `port` 0 the checkout links need the bound port: pass it once known (tests do, from the live client).
@@ -72,6 +77,7 @@ public struct Sandbox: Sendable {
             return HTTPResponse.Status.noContent
         }
         stripe.addRoutes(to: router)
+        crm.addRoutes(to: router)
         var app = Application(router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "sandbox"), logger: logger)
         app.addServices(HTTPClientService(client: http))
         return app

@@ -74,3 +74,22 @@ public enum TestSupport {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }
+
+/// A condition that did not come true in time.
+public struct TimedOut: Error, CustomStringConvertible {
+    public let what: String
+    public var description: String { "timed out waiting for \(what)" }
+}
+
+extension TestSupport {
+    /// Waits for something asynchronous (a delivery, a worker) to happen, checking often; throws when it never does.
+    /// The timeout only bounds a broken test; nothing is asserted about how long it took.
+    public static func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await condition() { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TimedOut(what: what)
+    }
+}

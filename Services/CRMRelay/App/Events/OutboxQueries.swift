@@ -1,0 +1,162 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// An event taken from the outbox for delivery.
+struct ClaimedEvent: Sendable {
+    var id: UUID
+    var kind: CRMEventKind
+    var payload: String
+    /// 1 for the first attempt.
+    var attempt: Int
+}
+
+/// The SQL of the outbox: accepting, claiming, settling and re-queueing events.
+enum OutboxQueries {
+    /// Writes the event unless its idempotency key was used before; returns the stored event's id and payload hash.
+    static func insert(
+        id: UUID,
+        kind: CRMEventKind,
+        payload: String,
+        payloadHash: String,
+        idempotencyKey: String?,
+        isTest: Bool = false,
+        postgres: PostgresClient,
+        logger: Logger
+    ) async throws -> (id: UUID, payloadHash: String, kind: String) {
+        try await postgres.withTransaction(logger: logger) { connection in
+            let inserted = try await connection.query(
+                """
+                INSERT INTO crm.outbox (event_id, kind, payload, idempotency_key, payload_sha256, is_test)
+                VALUES (\(id), \(kind.rawValue), \(payload)::jsonb, \(idempotencyKey), \(payloadHash), \(isTest))
+                ON CONFLICT (idempotency_key) DO NOTHING
+                RETURNING event_id, payload_sha256, kind
+                """,
+                logger: logger
+            )
+            for try await row in inserted.decode((UUID, String, String).self) { return row }
+            let existing = try await connection.query(
+                "SELECT event_id, payload_sha256, kind FROM crm.outbox WHERE idempotency_key = \(idempotencyKey)",
+                logger: logger
+            )
+            for try await row in existing.decode((UUID, String, String).self) { return row }
+            throw OutboxRowMissing()
+        }
+    }
+
+    /// Takes up to `limit` due events (and any whose worker's lease ran out), leasing them to `worker`.
+    static func claim(limit: Int, worker: String, lease: Duration, postgres: PostgresClient, logger: Logger) async throws -> [ClaimedEvent] {
+        let rows = try await postgres.query(
+            """
+            UPDATE crm.outbox SET status = 'delivering', leased_by = \(worker), lease_until = now() + make_interval(secs => \(lease.inSeconds)),
+                attempts = attempts + 1, updated_at = now()
+            WHERE event_id IN (
+                SELECT event_id FROM crm.outbox
+                WHERE (status IN ('queued', 'retrying') AND next_attempt_at <= now()) OR (status = 'delivering' AND lease_until < now())
+                ORDER BY next_attempt_at
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            RETURNING event_id, kind, payload::text, attempts
+            """,
+            logger: logger
+        )
+        var events: [ClaimedEvent] = []
+        for try await (id, kind, payload, attempts) in rows.decode((UUID, String, String, Int).self) {
+            events.append(ClaimedEvent(id: id, kind: CRMEventKind(rawValue: kind) ?? .customerRegistration, payload: payload, attempt: attempts))
+        }
+        return events
+    }
+
+    struct AttemptRecord: Sendable {
+        var attemptedAt: Date
+        var httpStatus: Int?
+        var latencyMilliseconds: Int
+        var error: String?
+        var responseExcerpt: String?
+    }
+
+    enum Settlement: Sendable {
+        case delivered
+        case failed
+        case retry(after: Duration)
+    }
+
+    /// Logs the attempt and moves the event on, if this worker still holds it.
+    static func settle(
+        _ event: ClaimedEvent,
+        as settlement: Settlement,
+        attempt record: AttemptRecord,
+        worker: String,
+        postgres: PostgresClient,
+        logger: Logger
+    ) async throws {
+        try await postgres.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO crm.delivery_attempts (event_id, attempt, attempted_at, http_status, latency_ms, error, response_excerpt)
+                VALUES (\(event.id), \(event.attempt), \(record.attemptedAt), \(record.httpStatus), \(record.latencyMilliseconds), \(record.error), \(record.responseExcerpt))
+                """,
+                logger: logger
+            )
+            let error = record.error ?? record.httpStatus.map { "HTTP \($0)" }
+            switch settlement {
+            case .delivered:
+                try await connection.query(
+                    """
+                    UPDATE crm.outbox SET status = 'delivered', delivered_at = now(), leased_by = NULL, lease_until = NULL,
+                        last_status = \(record.httpStatus), last_error = NULL, updated_at = now()
+                    WHERE event_id = \(event.id) AND leased_by = \(worker)
+                    """,
+                    logger: logger
+                )
+            case .failed:
+                try await connection.query(
+                    """
+                    UPDATE crm.outbox SET status = 'failed', failed_at = now(), leased_by = NULL, lease_until = NULL,
+                        last_status = \(record.httpStatus), last_error = \(error), updated_at = now()
+                    WHERE event_id = \(event.id) AND leased_by = \(worker)
+                    """,
+                    logger: logger
+                )
+            case .retry(let after):
+                try await connection.query(
+                    """
+                    UPDATE crm.outbox SET status = 'retrying', next_attempt_at = now() + make_interval(secs => \(after.inSeconds)),
+                        leased_by = NULL, lease_until = NULL, last_status = \(record.httpStatus), last_error = \(error), updated_at = now()
+                    WHERE event_id = \(event.id) AND leased_by = \(worker)
+                    """,
+                    logger: logger
+                )
+            }
+        }
+    }
+
+    /// Puts failed events (all, or those named) back in the queue with fresh attempts; returns how many.
+    static func requeueFailed(ids: [UUID]?, postgres: PostgresClient, logger: Logger) async throws -> Int {
+        let rows: PostgresRowSequence
+        if let ids {
+            rows = try await postgres.query(
+                """
+                UPDATE crm.outbox SET status = 'queued', attempts = 0, next_attempt_at = now(), failed_at = NULL, updated_at = now()
+                WHERE status = 'failed' AND event_id = ANY(\(ids)) RETURNING event_id
+                """,
+                logger: logger
+            )
+        } else {
+            rows = try await postgres.query(
+                """
+                UPDATE crm.outbox SET status = 'queued', attempts = 0, next_attempt_at = now(), failed_at = NULL, updated_at = now()
+                WHERE status = 'failed' RETURNING event_id
+                """,
+                logger: logger
+            )
+        }
+        var count = 0
+        for try await _ in rows { count += 1 }
+        return count
+    }
+}
+
+struct OutboxRowMissing: Error {}
