@@ -1,5 +1,5 @@
 # Revmesh. The two set-up commands are `make run` and `make test`.
-.PHONY: run stop test build check-config token format
+.PHONY: run stop test build check-config token format bench-relay
 
 run:
 	@scripts/run.sh
@@ -9,6 +9,10 @@ stop:
 
 test:
 	@scripts/test.sh
+
+# Benchmarks (release builds, a throwaway Postgres); not part of make test.
+bench-relay:
+	@scripts/bench.sh bench-relay $${EVENTS:-10000}
 
 build:
 	swift build

@@ -53,12 +53,18 @@ var targets: [Target] = [
         dependencies: [
             serviceKit,
             "StripeKit",
+            "RevioData",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ],
         path: "Tests/Sandbox"
     ),
     .executableTarget(name: "SandboxMain", dependencies: ["Sandbox"], path: "Tests/SandboxMain"),
+    .executableTarget(
+        name: "RelayBenchmark",
+        dependencies: ["CRMRelay", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Benchmarks/RelayBenchmark"
+    ),
     .target(
         name: "TestSupport",
         dependencies: [serviceKit, "Sandbox", "Gateway", .product(name: "HummingbirdTesting", package: "hummingbird")],
@@ -96,6 +102,11 @@ var targets: [Target] = [
         path: "Tests/CRMRelayTests"
     ),
     .testTarget(
+        name: "RevioDataTests",
+        dependencies: ["RevioData", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Tests/RevioDataTests"
+    ),
+    .testTarget(
         name: "EndToEndTests",
         dependencies: ["Gateway", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
             + services.map { .target(name: $0.module) },
@@ -106,6 +117,7 @@ var targets: [Target] = [
 var products: [Product] = [
     .executable(name: "gateway", targets: ["GatewayMain"]),
     .executable(name: "sandbox", targets: ["SandboxMain"]),
+    .executable(name: "bench-relay", targets: ["RelayBenchmark"]),
 ]
 
 for service in services {

@@ -63,18 +63,29 @@ echo "postgres on 127.0.0.1:$POSTGRES_PORT (data in $DATA/postgres)"
 swift build
 BIN=$(swift build --show-bin-path)
 
-# Without Stripe keys the sandbox stands in for Stripe: checkout, subscriptions and signed webhooks, on :8199.
+# The sandbox stands in for each outside system whose keys are not set (Stripe, the CRM), on :8199.
+sandbox_port="${SANDBOX_PORT:-8199}"
+sandbox_url="http://127.0.0.1:$sandbox_port"
+need_sandbox=
 if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
-  sandbox_port="${SANDBOX_PORT:-8199}"
-  export STRIPE_SECRET_KEY=sk_test_sandbox STRIPE_API_BASE="http://127.0.0.1:$sandbox_port"
+  need_sandbox=1
+  export STRIPE_SECRET_KEY=sk_test_sandbox STRIPE_API_BASE="$sandbox_url"
   export STRIPE_PROFESSIONAL_PRICE_ID=price_sandbox_professional STRIPE_BUSINESS_PRICE_ID=price_sandbox_business
   export STRIPE_ENTERPRISE_PRICE_ID=price_sandbox_enterprise
+  echo "no STRIPE_SECRET_KEY: the sandbox plays Stripe"
+fi
+if [ -z "${CRM_WEBHOOK_URL:-}" ]; then
+  need_sandbox=1
+  export CRM_WEBHOOK_URL="$sandbox_url/crm/webhooks" CRM_API_KEY=crm_sandbox_key
+  echo "no CRM_WEBHOOK_URL: the sandbox plays the CRM"
+fi
+if [ -n "$need_sandbox" ]; then
   SANDBOX_PORT="$sandbox_port" SANDBOX_PUBLIC_URL="http://localhost:$sandbox_port" \
     SANDBOX_STRIPE_WEBHOOK_URL="http://127.0.0.1:${GATEWAY_PORT:-8080}/api/webhooks/stripe-billing" \
-    SANDBOX_STRIPE_WEBHOOK_SECRET="$STRIPE_WEBHOOK_SECRET" \
+    SANDBOX_STRIPE_WEBHOOK_SECRET="$STRIPE_WEBHOOK_SECRET" SANDBOX_CRM_API_KEY=crm_sandbox_key \
     "$BIN/sandbox" >>"$LOGS/sandbox.log" 2>&1 &
   echo $! >"$RUN/sandbox.pid"
-  echo "no STRIPE_SECRET_KEY: the sandbox plays Stripe on http://localhost:$sandbox_port"
+  echo "sandbox on http://localhost:$sandbox_port"
 fi
 
 for service in $SERVICES; do

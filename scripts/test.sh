@@ -1,20 +1,7 @@
 #!/usr/bin/env bash
-# `make test`: builds, starts a throwaway PostgreSQL on a free port, runs every test against it, removes it.
+# `make test`: builds, then runs every test against a throwaway PostgreSQL that is removed afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 swift build --build-tests
-
-pgdir=$(mktemp -d /tmp/revmesh-test-pg.XXXXXX)
-port=$(scripts/free-port.sh)
-password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
-cleanup() {
-  scripts/postgres.sh stop "$pgdir" || true
-  rm -rf "$pgdir"
-}
-trap cleanup EXIT
-chmod 755 "$pgdir"
-scripts/postgres.sh start "$pgdir" "$port" "$password"
-
-export DATABASE_URL="postgres://postgres:${password}@127.0.0.1:${port}/revmesh"
-swift test --skip-build "$@"
+scripts/with-postgres.sh swift test --skip-build "$@"

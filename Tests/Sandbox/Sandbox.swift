@@ -16,6 +16,10 @@ public struct SandboxSettings: Sendable {
     public var stripeWebhookSecret: String?
     /// The Bearer key the fake CRM accepts.
     public var crmAPIKey = "crm_sandbox_key"
+    public var revioAPIKey = "revio_sandbox_key"
+    /// The size and seed of the generated Revio customer base.
+    public var revioCustomers = 1_000
+    public var revioSeed: UInt64 = 7
     public var logLevel: Logger.Level = .warning
 
     public init() {}
@@ -28,6 +32,8 @@ public struct SandboxSettings: Sendable {
         settings.stripeWebhookURL = environment.optional("SANDBOX_STRIPE_WEBHOOK_URL")
         settings.stripeWebhookSecret = environment.optional("SANDBOX_STRIPE_WEBHOOK_SECRET")
         settings.crmAPIKey = environment.optional("SANDBOX_CRM_API_KEY") ?? settings.crmAPIKey
+        settings.revioAPIKey = environment.optional("SANDBOX_REVIO_API_KEY") ?? settings.revioAPIKey
+        settings.revioCustomers = try environment.integer("SANDBOX_REVIO_CUSTOMERS", default: 1_000, in: 0...1_000_000)
         settings.logLevel = try environment.logLevel()
         return settings
     }
@@ -38,6 +44,7 @@ public struct Sandbox: Sendable {
     public let faults = FaultInjector()
     public let stripe: StripeFake
     public let crm: CRMFake
+    public let revio: RevioFake
     let http: HTTPClient
     let settings: SandboxSettings
 
@@ -52,6 +59,7 @@ public struct Sandbox: Sendable {
             http: http
         )
         crm = CRMFake(apiKey: settings.crmAPIKey)
+        revio = RevioFake(size: settings.revioCustomers, seed: settings.revioSeed, apiKey: settings.revioAPIKey)
     }
 
     /// With `port` 0 the checkout links need the bound port: pass it once known (tests do, from the live client).
@@ -78,6 +86,7 @@ public struct Sandbox: Sendable {
         }
         stripe.addRoutes(to: router)
         crm.addRoutes(to: router)
+        revio.addRoutes(to: router)
         var app = Application(router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "sandbox"), logger: logger)
         app.addServices(HTTPClientService(client: http))
         return app

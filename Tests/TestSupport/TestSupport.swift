@@ -39,6 +39,7 @@ public enum TestSupport {
     }
 
     /// Runs `body` with a live Postgres client.
+    @discardableResult
     public static func withPostgres<Value: Sendable>(_ body: @Sendable (PostgresClient) async throws -> Value) async throws -> Value {
         let client = PostgresClient(configuration: try database(), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Value?.self) { group in

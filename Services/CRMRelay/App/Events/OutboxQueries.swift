@@ -25,24 +25,27 @@ enum OutboxQueries {
         postgres: PostgresClient,
         logger: Logger
     ) async throws -> (id: UUID, payloadHash: String, kind: String) {
-        try await postgres.withTransaction(logger: logger) { connection in
-            let inserted = try await connection.query(
+        // One statement: the insert, or the event its idempotency key already names. A twin sent at the same
+        // moment commits while this statement waits, after its snapshot was taken: then a second look finds it.
+        for _ in 0..<2 {
+            let rows = try await postgres.query(
                 """
-                INSERT INTO crm.outbox (event_id, kind, payload, idempotency_key, payload_sha256, is_test)
-                VALUES (\(id), \(kind.rawValue), \(payload)::jsonb, \(idempotencyKey), \(payloadHash), \(isTest))
-                ON CONFLICT (idempotency_key) DO NOTHING
-                RETURNING event_id, payload_sha256, kind
+                WITH inserted AS (
+                    INSERT INTO crm.outbox (event_id, kind, payload, idempotency_key, payload_sha256, is_test)
+                    VALUES (\(id), \(kind.rawValue), \(payload)::jsonb, \(idempotencyKey), \(payloadHash), \(isTest))
+                    ON CONFLICT (idempotency_key) DO NOTHING
+                    RETURNING event_id, payload_sha256, kind
+                )
+                SELECT event_id, payload_sha256, kind FROM inserted
+                UNION ALL
+                SELECT event_id, payload_sha256, kind FROM crm.outbox
+                WHERE idempotency_key = \(idempotencyKey) AND NOT EXISTS (SELECT 1 FROM inserted)
                 """,
                 logger: logger
             )
-            for try await row in inserted.decode((UUID, String, String).self) { return row }
-            let existing = try await connection.query(
-                "SELECT event_id, payload_sha256, kind FROM crm.outbox WHERE idempotency_key = \(idempotencyKey)",
-                logger: logger
-            )
-            for try await row in existing.decode((UUID, String, String).self) { return row }
-            throw OutboxRowMissing()
+            for try await row in rows.decode((UUID, String, String).self) { return row }
         }
+        throw OutboxRowMissing()
     }
 
     /// Takes up to `limit` due events (and any whose worker's lease ran out), leasing them to `worker`.

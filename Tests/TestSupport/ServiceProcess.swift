@@ -1,0 +1,48 @@
+import AsyncHTTPClient
+import Foundation
+
+/// A service binary run as its own process, for tests that kill it the hard way.
+public final class ServiceProcess: @unchecked Sendable {
+    let process = Process()
+    public let port: Int
+
+    /// Starts `.build/debug/<product>` with `environment` (plus PATH) and waits until its `/health` answers.
+    public init(product: String, port: Int, environment: [String: String]) async throws {
+        self.port = port
+        let binary = TestSupport.repositoryRoot.appendingPathComponent(".build/debug/\(product)")
+        process.executableURL = binary
+        process.arguments = ["serve"]
+        process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        try await TestSupport.withHTTPClient { http in
+            try await TestSupport.eventually("\(product) to answer /health") {
+                guard self.process.isRunning else { throw ProcessExited(product: product) }
+                let response = try? await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1))
+                return response?.status == .ok
+            }
+        }
+    }
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    /// SIGKILL: no graceful shutdown, in-flight work is simply lost.
+    public func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// SIGTERM, then waits for the process to end.
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    deinit { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
+}
+
+public struct ProcessExited: Error, CustomStringConvertible {
+    public let product: String
+    public var description: String { "\(product) exited before it was ready" }
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make bench-…`: builds a benchmark in release mode and runs it against a throwaway PostgreSQL.
+# Usage: scripts/bench.sh PRODUCT [ARGUMENTS…]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+product=$1
+shift
+configuration=${BENCH_CONFIGURATION:-release}
+swift build -c "$configuration" --product "$product"
+scripts/with-postgres.sh "$(swift build -c "$configuration" --show-bin-path)/$product" "$@"
