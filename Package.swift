@@ -67,7 +67,7 @@ var targets: [Target] = [
     ),
     .target(
         name: "TestSupport",
-        dependencies: [serviceKit, "Sandbox", "Gateway", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: [serviceKit, "Sandbox", "Gateway", "StripeKit", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Tests/TestSupport"
     ),
     .testTarget(name: "PlanKitTests", dependencies: ["PlanKit"], path: "Tests/PlanKitTests"),
@@ -105,6 +105,13 @@ var targets: [Target] = [
         name: "RevioDataTests",
         dependencies: ["RevioData", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Tests/RevioDataTests"
+    ),
+    .testTarget(
+        name: "DevOpsAPITests",
+        dependencies: [
+            "DevOpsAPI", "BillingWebhooks", "PlanKit", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ],
+        path: "Tests/DevOpsAPITests"
     ),
     .testTarget(
         name: "EndToEndTests",

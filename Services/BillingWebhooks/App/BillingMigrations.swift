@@ -89,6 +89,36 @@ enum BillingMigrations {
                 """,
                 "CREATE INDEX payments_paid_at ON billing.payments (paid_at DESC)",
             ]
-        )
+        ),
+        Migration(
+            2,
+            "roles and last sign-in, referral codes, partner levels, commissions",
+            [
+                "ALTER TABLE billing.user_profiles ADD COLUMN role text NOT NULL DEFAULT 'user'",
+                "ALTER TABLE billing.user_profiles ADD COLUMN last_seen_at timestamptz",
+                "ALTER TABLE billing.user_profiles ADD COLUMN referral_code text UNIQUE",
+                "ALTER TABLE billing.user_profiles ADD COLUMN referred_by text REFERENCES billing.user_profiles (user_id)",
+                """
+                ALTER TABLE billing.user_profiles ADD COLUMN partner_level text NOT NULL DEFAULT 'member'
+                    CHECK (partner_level IN ('member', 'reseller', 'pro_reseller'))
+                """,
+                "UPDATE billing.user_profiles SET referral_code = upper(substr(md5(user_id || clock_timestamp()::text), 1, 10)) WHERE referral_code IS NULL",
+                """
+                CREATE TABLE billing.commissions (
+                    invoice_id text PRIMARY KEY REFERENCES billing.payments (invoice_id),
+                    referrer_id text NOT NULL REFERENCES billing.user_profiles (user_id),
+                    referred_user_id text NOT NULL REFERENCES billing.user_profiles (user_id),
+                    referred_tier text NOT NULL,
+                    partner_level text NOT NULL,
+                    rate_percent integer NOT NULL,
+                    payment_cents bigint NOT NULL,
+                    commission_cents bigint NOT NULL CHECK (commission_cents >= 0),
+                    currency text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                "CREATE INDEX commissions_referrer ON billing.commissions (referrer_id)",
+            ]
+        ),
     ]
 }

@@ -10,6 +10,7 @@ public struct BillingSettings: Sendable {
     public var catalog: PlanCatalog
     /// Checkout sends the buyer back under this URL.
     public var appURL: String
+    public var commissionRates = CommissionRates()
 
     public init(stripeSecretKey: String, stripeAPIBase: String, catalog: PlanCatalog, appURL: String) {
         self.stripeSecretKey = stripeSecretKey
@@ -30,12 +31,17 @@ public struct BillingSettings: Sendable {
             guard id.hasPrefix("price_") else { throw ConfigurationError(variable: variable, expected: "must be a Stripe price id (price_…)") }
             priceIDs[tier] = id
         }
-        return BillingSettings(
+        var settings = BillingSettings(
             stripeSecretKey: key,
             stripeAPIBase: try environment.url("STRIPE_API_BASE", default: StripeClient.defaultAPIBase),
             catalog: PlanCatalog(priceIDs: priceIDs),
             appURL: try environment.url("APP_URL", default: "http://localhost:8080")
         )
+        for level in PartnerLevel.allCases {
+            let variable = "COMMISSION_RATE_\(level.rawValue.uppercased())_PERCENT"
+            settings.commissionRates.percent[level] = try environment.integer(variable, default: settings.commissionRates.percent[level]!, in: 0...100)
+        }
+        return settings
     }
 
     /// Says once, at start, which paid tiers cannot be bought because their price is not configured.

@@ -30,7 +30,9 @@ public enum BillingWebhooksService: RevmeshService {
             )
             AccountRoutes(postgres: environment.postgres).addRoutes(to: router)
             CheckoutRoutes(postgres: environment.postgres, stripe: stripe, settings: settings).addRoutes(to: router)
-            StripeBillingWebhook(postgres: environment.postgres, stripe: stripe, catalog: settings.catalog).addRoutes(to: router)
+            StripeBillingWebhook(postgres: environment.postgres, stripe: stripe, catalog: settings.catalog, commissionRates: settings.commissionRates)
+                .addRoutes(to: router)
+            PartnerRoutes(postgres: environment.postgres).addRoutes(to: router)
         }
     }
 }

@@ -1,10 +1,28 @@
 import ServiceKit
 
-/// devops-api: API keys, data-sync endpoints and webhooks for the DevOps module.
+/// devops-api: API keys, data-sync endpoints and webhooks for the external DevOps module.
 public enum DevOpsAPIService: RevmeshService {
-    public static let descriptor = ServiceDescriptor(name: "devops-api", schema: "devops", defaultPort: 8106, migrations: [])
+    public static let descriptor = ServiceDescriptor(name: "devops-api", schema: "devops", defaultPort: 8106, migrations: DevOpsMigrations.all)
+
+    public static func checkConfiguration(_ configuration: ServiceConfiguration) throws {
+        _ = try DevOpsSettings.load(from: configuration.environment)
+    }
 
     public static func buildApplication(_ configuration: ServiceConfiguration) async throws -> ServiceApplication {
-        await buildServiceApplication(descriptor, configuration: configuration)
+        try await buildApplication(configuration, settings: DevOpsSettings.load(from: configuration.environment))
+    }
+
+    public static func buildApplication(_ configuration: ServiceConfiguration, settings: DevOpsSettings) async -> ServiceApplication {
+        var recorder: UsageRecorder?
+        var app = await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
+            let usage = UsageRecorder(postgres: environment.postgres, interval: settings.usageFlushInterval, logger: environment.logger)
+            recorder = usage
+            KeyRoutes(postgres: environment.postgres).addRoutes(to: router)
+            SyncRoutes(client: environment.internalClient, settings: settings, usage: usage).addRoutes(to: router)
+            WebhookRoutes(postgres: environment.postgres, settings: settings, usage: usage).addRoutes(to: router)
+            StatusRoutes(postgres: environment.postgres, client: environment.internalClient, settings: settings, usage: usage).addRoutes(to: router)
+        }
+        app.addServices(recorder!)
+        return app
     }
 }

@@ -4,24 +4,6 @@ import NIOCore
 import ServiceKit
 import Synchronization
 
-/// devops-api's introspection answer for one key and scope.
-public struct KeyVerification: Codable, Sendable, Equatable {
-    public var valid: Bool
-    /// Why an invalid key is refused: `unknown`, `bad_checksum`, `expired`, `revoked` or `missing_scope`.
-    public var reason: String?
-    public var keyId: String?
-    public var owner: String?
-    public var permissions: [String]?
-
-    public init(valid: Bool, reason: String? = nil, keyId: String? = nil, owner: String? = nil, permissions: [String]? = nil) {
-        self.valid = valid
-        self.reason = reason
-        self.keyId = keyId
-        self.owner = owner
-        self.permissions = permissions
-    }
-}
-
 /// Asks devops-api whether an API key may use a scope, with a short timeout and a cache of at most ten seconds,
 /// so that a revoked key stops working within that time. When devops-api cannot be asked, the answer is 503:
 /// the gateway never lets a key through that it could not check.
@@ -46,7 +28,7 @@ final class APIKeyVerifier: Sendable {
 
     func verify(key: String, scope: String, requestID: String) async throws -> KeyVerification {
         // The raw key never becomes a dictionary key that could end up in a heap dump next to its owner.
-        let cacheKey = SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined() + " " + scope
+        let cacheKey = Data(SHA256.hash(data: Data(key.utf8))).hexString + " " + scope
         let now = ContinuousClock.now
         if let cached = cache.withLock({ $0[cacheKey] }), cached.expires > now {
             return cached.answer

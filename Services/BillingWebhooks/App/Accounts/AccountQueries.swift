@@ -8,17 +8,30 @@ struct AccountQueries {
     static let profileColumns = """
         user_id, email, subscription_tier, subscription_status, stripe_customer_id, stripe_subscription_id,
         subscription_current_period_end, monthly_scenario_limit, monthly_ai_insights_limit, monthly_transaction_volume_limit,
-        created_at, updated_at
+        created_at, updated_at, referral_code, partner_level
         """
 
     /// The profile, created on first use with the starter tier's limits.
-    static func profile(for userID: String, email: String?, on connection: PostgresConnection, logger: Logger) async throws -> Profile {
-        if let profile = try await existingProfile(userID, on: connection, logger: logger) { return profile }
+    /// `role` is what the identity says now; the last sign-in is written at most hourly.
+    static func profile(for userID: String, email: String?, role: String, on connection: PostgresConnection, logger: Logger) async throws -> Profile {
+        if let profile = try await existingProfile(userID, on: connection, logger: logger) {
+            try await connection.query(
+                """
+                UPDATE billing.user_profiles SET role = \(role), last_seen_at = now()
+                WHERE user_id = \(userID) AND (role <> \(role) OR last_seen_at IS NULL OR last_seen_at < now() - interval '1 hour')
+                """,
+                logger: logger
+            )
+            return profile
+        }
         let starter = Tier.starter.limits
         try await connection.query(
             """
-            INSERT INTO billing.user_profiles (user_id, email, monthly_scenario_limit, monthly_ai_insights_limit, monthly_transaction_volume_limit)
-            VALUES (\(userID), \(email), \(starter.scenarios), \(starter.aiInsights), \(starter.transactionVolume))
+            INSERT INTO billing.user_profiles (
+                user_id, email, monthly_scenario_limit, monthly_ai_insights_limit, monthly_transaction_volume_limit, role, last_seen_at, referral_code
+            ) VALUES (
+                \(userID), \(email), \(starter.scenarios), \(starter.aiInsights), \(starter.transactionVolume), \(role), now(), \(ReferralCode.generate())
+            )
             ON CONFLICT (user_id) DO NOTHING
             """,
             logger: logger
@@ -69,7 +82,7 @@ struct AccountQueries {
     static func decodeProfiles(_ rows: PostgresRowSequence) async throws -> [Profile] {
         var profiles: [Profile] = []
         for try await row in rows.decode(
-            (String, String?, String, String, String?, String?, Date?, Int?, Int?, Int?, Date, Date).self
+            (String, String?, String, String, String?, String?, Date?, Int?, Int?, Int?, Date, Date, String?, String).self
         ) {
             profiles.append(
                 Profile(
@@ -82,7 +95,9 @@ struct AccountQueries {
                     subscriptionCurrentPeriodEnd: row.6,
                     limits: TierLimits(scenarios: row.7, aiInsights: row.8, transactionVolume: row.9),
                     createdAt: row.10,
-                    updatedAt: row.11
+                    updatedAt: row.11,
+                    referralCode: row.12,
+                    partnerLevel: row.13
                 )
             )
         }

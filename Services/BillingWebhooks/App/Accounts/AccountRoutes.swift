@@ -12,7 +12,7 @@ struct AccountRoutes {
         router.get("/api/me") { _, context -> Profile in
             let user = try context.requireUser()
             return try await postgres.withConnection { connection in
-                try await AccountQueries.profile(for: user.subject, email: user.email, on: connection, logger: context.logger)
+                try await AccountQueries.profile(for: user.subject, email: user.email, role: user.profileRole, on: connection, logger: context.logger)
             }
         }
         router.get("/internal/accounts/{userId}") { _, context -> AccountSummary in

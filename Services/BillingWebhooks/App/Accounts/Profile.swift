@@ -14,6 +14,10 @@ public struct Profile: Codable, Sendable, Equatable, ResponseEncodable {
     public var limits: TierLimits
     public var createdAt: Date
     public var updatedAt: Date
+    /// Another user passes this code at checkout to be referred by this one.
+    public var referralCode: String?
+    /// The commission rate this user earns on referred users' payments.
+    public var partnerLevel: String
 
     enum CodingKeys: String, CodingKey {
         case id, email
@@ -24,6 +28,8 @@ public struct Profile: Codable, Sendable, Equatable, ResponseEncodable {
         case subscriptionCurrentPeriodEnd = "subscription_current_period_end"
         case createdAt = "created_at"
         case updatedAt = "updated_at"
+        case referralCode = "referral_code"
+        case partnerLevel = "partner_level"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -38,6 +44,8 @@ public struct Profile: Codable, Sendable, Equatable, ResponseEncodable {
         limits = try TierLimits(from: decoder)
         createdAt = try container.decode(Date.self, forKey: .createdAt)
         updatedAt = try container.decode(Date.self, forKey: .updatedAt)
+        referralCode = try container.decodeIfPresent(String.self, forKey: .referralCode)
+        partnerLevel = try container.decode(String.self, forKey: .partnerLevel)
     }
 
     init(
@@ -50,7 +58,9 @@ public struct Profile: Codable, Sendable, Equatable, ResponseEncodable {
         subscriptionCurrentPeriodEnd: Date?,
         limits: TierLimits,
         createdAt: Date,
-        updatedAt: Date
+        updatedAt: Date,
+        referralCode: String?,
+        partnerLevel: String
     ) {
         self.id = id
         self.email = email
@@ -62,6 +72,8 @@ public struct Profile: Codable, Sendable, Equatable, ResponseEncodable {
         self.limits = limits
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.referralCode = referralCode
+        self.partnerLevel = partnerLevel
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -76,5 +88,7 @@ public struct Profile: Codable, Sendable, Equatable, ResponseEncodable {
         try limits.encode(to: encoder)
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(referralCode, forKey: .referralCode)
+        try container.encode(partnerLevel, forKey: .partnerLevel)
     }
 }

@@ -22,6 +22,13 @@ struct PlatformStats: ResponseCodable, Equatable {
     var totalUsers: Int
     var usersByTier: [String: Int]
     var usersByStatus: [String: Int]
+    var usersByRole: [String: Int]
+    /// Signed in within 30 days, and not.
+    var activeUsers: Int
+    var inactiveUsers: Int
+    /// Every recorded payment, and those that paid a subscription, by currency.
+    var totalRevenueCents: [String: Int64]
+    var subscriptionRevenueCents: [String: Int64]
     var recentSignups: Int
     var revenueByTier: [TierRevenue]
     var recentPayments: [Payment]
@@ -41,6 +48,29 @@ enum StatsQueries {
                 byTier[tier, default: 0] += count
                 byStatus[status, default: 0] += count
                 total += count
+            }
+            var byRole: [String: Int] = [:]
+            var active = 0
+            for try await (role, isActive, count) in try await connection.query(
+                """
+                SELECT role, COALESCE(last_seen_at > now() - interval '30 days', false), count(*)::int FROM billing.user_profiles GROUP BY 1, 2
+                """,
+                logger: logger
+            ).decode((String, Bool, Int).self) {
+                byRole[role, default: 0] += count
+                if isActive { active += count }
+            }
+            var totalRevenue: [String: Int64] = [:]
+            var subscriptionRevenue: [String: Int64] = [:]
+            for try await (currency, total, fromSubscriptions) in try await connection.query(
+                """
+                SELECT currency, sum(amount_cents)::bigint, COALESCE(sum(amount_cents) FILTER (WHERE stripe_subscription_id IS NOT NULL), 0)::bigint
+                FROM billing.payments GROUP BY 1
+                """,
+                logger: logger
+            ).decode((String, Int64, Int64).self) {
+                totalRevenue[currency] = total
+                subscriptionRevenue[currency] = fromSubscriptions
             }
             let since = Date().addingTimeInterval(-Double(recentDays) * 86_400)
             var recent = 0
@@ -77,6 +107,11 @@ enum StatsQueries {
                 totalUsers: total,
                 usersByTier: byTier,
                 usersByStatus: byStatus,
+                usersByRole: byRole,
+                activeUsers: active,
+                inactiveUsers: total - active,
+                totalRevenueCents: totalRevenue,
+                subscriptionRevenueCents: subscriptionRevenue,
                 recentSignups: recent,
                 revenueByTier: revenue.values
                     .map { .init(tier: $0.tier, currency: $0.currency, activeSubscriptions: $0.count, mrrCents: MonthlyRecurring.rounded($0.mrr)) }

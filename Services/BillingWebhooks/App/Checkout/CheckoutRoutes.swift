@@ -26,6 +26,8 @@ struct CheckoutRoutes {
 
     struct CheckoutRequest: Decodable {
         var plan: String
+        /// Another user's referral code, from their `GET /api/me`.
+        var referralCode: String?
     }
 
     struct CheckoutResponse: ResponseCodable, Equatable {
@@ -52,6 +54,7 @@ struct CheckoutRoutes {
             let body = try await request.decode(as: CheckoutRequest.self, context: context)
             let tier = try Self.purchasableTier(named: body.plan, catalog: settings.catalog)
             let priceID = settings.catalog.priceID(for: tier)!
+            if let code = body.referralCode { try await recordReferral(code: code, for: user, context: context) }
             let customerID = try await customer(for: user, context: context)
             let session: CheckoutSession = try await mappingStripeErrors {
                 try await stripe.post(
@@ -73,6 +76,19 @@ struct CheckoutRoutes {
         }
     }
 
+    /// Links the buyer to the user whose code they brought; an unknown code or one's own is a 400 before any payment.
+    func recordReferral(code: String, for user: Identity, context: ServiceRequestContext) async throws {
+        guard let normalized = ReferralCode.normalized(code) else { throw APIError.badRequest("invalid_referral_code", "no user has this referral code") }
+        try await postgres.withTransaction(logger: context.logger) { connection in
+            _ = try await AccountQueries.profile(for: user.subject, email: user.email, role: user.profileRole, on: connection, logger: context.logger)
+            guard let referrer = try await ReferralQueries.referrer(code: normalized, on: connection, logger: context.logger) else {
+                throw APIError.badRequest("invalid_referral_code", "no user has this referral code")
+            }
+            guard referrer != user.subject else { throw APIError.badRequest("self_referral", "you cannot use your own referral code") }
+            try await ReferralQueries.setReferrer(referrer, of: user.subject, on: connection, logger: context.logger)
+        }
+    }
+
     /// The tier a plan name buys; anything else is a 400 naming what is wrong.
     static func purchasableTier(named plan: String, catalog: PlanCatalog) throws -> Tier {
         guard let tier = Tier(rawValue: plan.lowercased()) else {
@@ -89,7 +105,7 @@ struct CheckoutRoutes {
     /// customer; the database keeps the first one stored.
     func customer(for user: Identity, context: ServiceRequestContext) async throws -> String {
         let profile = try await postgres.withConnection { connection in
-            try await AccountQueries.profile(for: user.subject, email: user.email, on: connection, logger: context.logger)
+            try await AccountQueries.profile(for: user.subject, email: user.email, role: user.profileRole, on: connection, logger: context.logger)
         }
         if let existing = profile.stripeCustomerID { return existing }
         var form: FormParameters = [("metadata", .metadata(["user_id": user.subject]))]

@@ -23,6 +23,7 @@ struct StripeBillingWebhook {
     let postgres: PostgresClient
     let stripe: StripeClient
     let catalog: PlanCatalog
+    let commissionRates: CommissionRates
 
     /// What an event asks for, read and checked before anything is written.
     enum Change {
@@ -176,6 +177,14 @@ struct StripeBillingWebhook {
                 period: period,
                 paidAt: Int64(invoice.statusTransitions?.paidAt ?? event.created),
                 eventID: event.id,
+                on: connection,
+                logger: logger
+            )
+            try await ReferralQueries.recordCommission(
+                invoiceID: invoice.id,
+                payer: profile,
+                payment: Money(cents: Int64(invoice.amountPaid), currency: invoice.currency),
+                rates: commissionRates,
                 on: connection,
                 logger: logger
             )

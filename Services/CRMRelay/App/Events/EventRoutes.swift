@@ -37,7 +37,7 @@ struct EventRoutes {
         if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.count > 200 {
             throw APIError.badRequest("invalid_idempotency_key", "Idempotency-Key must be 1 to 200 characters")
         }
-        let hash = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        let hash = Data(SHA256.hash(data: body)).hexString
         let stored = try await OutboxQueries.insert(
             id: UUID(),
             kind: kind,

@@ -1,0 +1,62 @@
+import ServiceKit
+
+/// The `devops` schema: API keys (hashes only) with their audit log, endpoint usage, and the module's webhook events.
+enum DevOpsMigrations {
+    static let all = [
+        Migration(
+            1,
+            "API keys, key audit log, endpoint usage, deployments and alerts",
+            [
+                """
+                CREATE TABLE devops.api_keys (
+                    id uuid PRIMARY KEY,
+                    key_sha256 text NOT NULL UNIQUE,
+                    display_prefix text NOT NULL,
+                    name text NOT NULL,
+                    owner text NOT NULL,
+                    permissions text[] NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    expires_at timestamptz NOT NULL,
+                    revoked_at timestamptz,
+                    usage_count bigint NOT NULL DEFAULT 0,
+                    last_used_at timestamptz
+                )
+                """,
+                """
+                CREATE TABLE devops.key_audit_log (
+                    id bigserial PRIMARY KEY,
+                    key_id uuid NOT NULL REFERENCES devops.api_keys (id),
+                    action text NOT NULL CHECK (action IN ('created', 'revoked')),
+                    actor text NOT NULL,
+                    details jsonb NOT NULL DEFAULT '{}',
+                    at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                """
+                CREATE TABLE devops.endpoint_usage (
+                    endpoint text PRIMARY KEY,
+                    request_count bigint NOT NULL DEFAULT 0,
+                    last_used_at timestamptz NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE devops.events (
+                    id bigserial PRIMARY KEY,
+                    event_type text NOT NULL CHECK (event_type IN ('deployment', 'alert')),
+                    key_id uuid,
+                    environment text,
+                    version text,
+                    status text,
+                    severity text,
+                    message text,
+                    payload jsonb NOT NULL,
+                    occurred_at timestamptz NOT NULL,
+                    received_at timestamptz NOT NULL DEFAULT now(),
+                    resolved_at timestamptz
+                )
+                """,
+                "CREATE INDEX events_type_time ON devops.events (event_type, received_at DESC)",
+            ]
+        )
+    ]
+}

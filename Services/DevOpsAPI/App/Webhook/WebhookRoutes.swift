@@ -1,0 +1,109 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import PostgresNIO
+import ServiceKit
+
+/// `POST /api/devops/webhook` (`webhook:write`): the DevOps module's deployment and alert events.
+struct WebhookRoutes {
+    let postgres: PostgresClient
+    let settings: DevOpsSettings
+    let usage: UsageRecorder
+
+    struct Received: ResponseCodable, Equatable {
+        var received: Bool
+        var id: Int64
+    }
+
+    /// A signed body's `timestamp` must be this close to now, so a captured request cannot be replayed later.
+    static let tolerance: TimeInterval = 300
+
+    func addRoutes(to router: Router<ServiceRequestContext>) {
+        router.post("/api/devops/webhook") { request, context -> EditedResponse<Received> in
+            let identity = try context.requireIdentity()
+            guard identity.role == .apiKey, identity.scopes.contains(KeyPermission.webhookWrite.rawValue) else {
+                throw APIError.forbidden("insufficient_scope", "this endpoint needs an API key with webhook:write")
+            }
+            let body = Data(buffer: try await request.body.collect(upTo: 256 * 1024))
+            if let secret = settings.webhookSecret {
+                try Self.checkSignature(request.headers[HTTPField.Name("X-Signature")!], body: body, secret: secret)
+            }
+            let json: JSONValue
+            do { json = try JSONDecoder().decode(JSONValue.self, from: body) } catch {
+                throw APIError.badRequest("invalid_json", "the body is not valid JSON")
+            }
+            let event = try DevOpsEvent(json, now: Date(), requireFreshTimestamp: settings.webhookSecret != nil)
+            usage.record(keyID: identity.apiKeyID.flatMap(UUID.init(uuidString:)), endpoint: "webhook")
+            var id: Int64 = 0
+            for try await value in try await postgres.query(
+                """
+                INSERT INTO devops.events (event_type, key_id, environment, version, status, severity, message, payload, occurred_at)
+                VALUES (\(event.type), \(identity.apiKeyID.flatMap(UUID.init(uuidString:))), \(event.environment), \(event.version), \(event.status),
+                    \(event.severity), \(event.message), \(String(decoding: body, as: UTF8.self))::jsonb, \(event.timestamp))
+                RETURNING id
+                """,
+                logger: context.logger
+            ).decode(Int64.self) { id = value }
+            return EditedResponse(status: .accepted, response: Received(received: true, id: id))
+        }
+    }
+
+    static func checkSignature(_ header: String?, body: Data, secret: String) throws {
+        guard let header, header.hasPrefix("sha256="), let signature = Data(hex: String(header.dropFirst(7))) else {
+            throw APIError.unauthorized("missing_signature", "send X-Signature: sha256=<hex HMAC-SHA256 of the body>")
+        }
+        guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: body, using: SymmetricKey(data: Data(secret.utf8))) else {
+            throw APIError.unauthorized("invalid_signature", "the signature does not match the body")
+        }
+    }
+}
+
+/// A deployment or alert event, checked field by field. No I/O.
+struct DevOpsEvent: Equatable {
+    var type: String
+    var environment: String?
+    var version: String?
+    var status: String?
+    var severity: String?
+    var message: String?
+    var timestamp: Date
+
+    static let severities = ["critical", "high", "medium", "low", "info"]
+
+    init(_ json: JSONValue, now: Date, requireFreshTimestamp: Bool) throws {
+        guard case .object = json else { throw APIError.invalidPayload([FieldProblem("body", "must be a JSON object")]) }
+        let data = json["data"] ?? json
+        var problems: [FieldProblem] = []
+        func text(_ key: String, required: Bool, max: Int = 500) -> String? {
+            let value = data[key]?.string ?? json[key]?.string
+            if required && (value?.isEmpty ?? true) { problems.append(FieldProblem(key, "is required")) }
+            if let value, value.count > max { problems.append(FieldProblem(key, "must be at most \(max) characters")) }
+            return value
+        }
+        type = json["event_type"]?.string ?? ""
+        let stamp = text("timestamp", required: true)
+        let parsed = stamp.flatMap { try? Date($0, strategy: .iso8601) }
+        if stamp != nil && parsed == nil { problems.append(FieldProblem("timestamp", "must be an ISO-8601 date-time")) }
+        timestamp = parsed ?? now
+        switch type {
+        case "deployment":
+            environment = text("environment", required: true, max: 100)
+            version = text("version", required: true, max: 100)
+            status = text("status", required: true, max: 50)
+            _ = text("deployTime", required: false, max: 50)
+        case "alert":
+            severity = text("severity", required: true, max: 20)
+            if let severity, !Self.severities.contains(severity) {
+                problems.append(FieldProblem("severity", "must be one of \(Self.severities.joined(separator: ", "))"))
+            }
+            message = text("message", required: true, max: 2_000)
+        default:
+            throw APIError.badRequest("unknown_event_type", "event_type must be deployment or alert")
+        }
+        guard problems.isEmpty else { throw APIError.invalidPayload(problems) }
+        if requireFreshTimestamp, abs(timestamp.timeIntervalSince(now)) > WebhookRoutes.tolerance {
+            throw APIError.unauthorized("stale_timestamp", "the signed timestamp is more than 5 minutes from now")
+        }
+    }
+}

@@ -1,0 +1,104 @@
+@testable import BillingWebhooks
+import Crypto
+@testable import DevOpsAPI
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import NIOCore
+import PlanKit
+import Sandbox
+import ServiceKit
+import TestSupport
+import Testing
+
+/// devops-api and billing-webhooks behind the real gateway.conf, with the sandbox as Stripe.
+struct DevOpsHarness: Sendable {
+    static let webhookSecret = "devops-webhook-secret-0123456789abcdef"
+
+    let gateway: any TestClientProtocol
+    let stripe: any TestClientProtocol
+    let sandbox: Sandbox
+
+    static func run(_ test: @Sendable (DevOpsHarness) async throws -> Void) async throws {
+        try await TestSupport.withSandbox { sandbox, stripe in
+            let billingSettings = BillingSettings(
+                stripeSecretKey: "sk_test_devops",
+                stripeAPIBase: stripe.baseURL,
+                catalog: PlanCatalog(priceIDs: [.professional: "price_sandbox_professional", .business: "price_sandbox_business"]),
+                appURL: "https://app.example.com"
+            )
+            let billing = await BillingWebhooksService.buildApplication(try TestSupport.serviceConfiguration(), settings: billingSettings)
+            try await billing.test(.live) { billingClient in
+                // devops-api reads the gateway's metrics and the gateway routes to devops-api: devops-api gets a port
+                // chosen in advance and starts once the gateway's address is known.
+                let devopsPort = TestSupport.closedPort()
+                let services = ["billing-webhooks": billingClient.baseURL, "devops-api": "http://127.0.0.1:\(devopsPort)"]
+                try await TestSupport.withGateway(services: services) { gateway in
+                    var settings = DevOpsSettings(billingURL: billingClient.baseURL, gatewayURL: gateway.baseURL, webhookSecret: webhookSecret)
+                    settings.usageFlushInterval = .milliseconds(100)
+                    var configuration = try TestSupport.serviceConfiguration()
+                    configuration.port = devopsPort
+                    let devops = await DevOpsAPIService.buildApplication(configuration, settings: settings)
+                    try await TestSupport.withRunningService(devops, port: devopsPort) {
+                        sandbox.stripe.setWebhook(url: gateway.baseURL + "/api/webhooks/stripe-billing", secret: TestSupport.stripeWebhookSecret)
+                        try await test(DevOpsHarness(gateway: gateway, stripe: stripe, sandbox: sandbox))
+                    }
+                }
+            }
+        }
+    }
+
+    func admin(_ method: HTTPRequest.Method, _ uri: String, body: String? = nil) async throws -> TestResponse {
+        let token = try await TestSupport.userToken("devops-admin", email: "ops@example.com", admin: true)
+        return try await gateway.execute(
+            uri: uri,
+            method: method,
+            headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+            body: body.map { ByteBuffer(string: $0) }
+        )
+    }
+
+    func generateKey(name: String = "devops module", permissions: [String]? = nil) async throws -> KeyRoutes.GeneratedKey {
+        let list = permissions.map { #","permissions":[\#($0.map { "\"\($0)\"" }.joined(separator: ","))]"# } ?? ""
+        let response = try await admin(.post, "/api/devops/generate-key", body: #"{"name":"\#(name)"\#(list)}"#)
+        #expect(response.status == .created, "\(String(buffer: response.body))")
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(KeyRoutes.GeneratedKey.self, from: Data(buffer: response.body))
+    }
+
+    func sync(_ path: String, key: String) async throws -> TestResponse {
+        try await gateway.execute(uri: "/api/devops/sync/\(path)", method: .get, headers: [HTTPField.Name("x-api-key")!: key])
+    }
+
+    func json(_ response: TestResponse) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
+    }
+
+    func webhook(_ body: String, key: String, secret: String = webhookSecret) async throws -> TestResponse {
+        let signature = "sha256=" + Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))).hexString
+        return try await gateway.execute(
+            uri: "/api/devops/webhook",
+            method: .post,
+            headers: [HTTPField.Name("x-api-key")!: key, HTTPField.Name("X-Signature")!: signature, .contentType: "application/json"],
+            body: ByteBuffer(string: body)
+        )
+    }
+
+    static func newUser(_ label: String) async throws -> (id: String, token: String) {
+        let id = "\(label)-" + UUID().uuidString.lowercased()
+        return (id, try await TestSupport.userToken(id, email: "\(id)@example.com"))
+    }
+}
+
+extension JSONValue {
+    var int: Int64? {
+        if case .number(let value) = self { return NSDecimalNumber(decimal: value).int64Value }
+        return nil
+    }
+
+    var items: [JSONValue] {
+        if case .array(let items) = self { return items }
+        return []
+    }
+}
