@@ -1,5 +1,5 @@
 # Revmesh. The two set-up commands are `make run` and `make test`.
-.PHONY: run stop test build check-config token format bench-relay
+.PHONY: run stop test build check-config token format bench-relay bench-keys
 
 run:
 	@scripts/run.sh
@@ -13,6 +13,9 @@ test:
 # Benchmarks (release builds, a throwaway Postgres); not part of make test.
 bench-relay:
 	@scripts/bench.sh bench-relay $${EVENTS:-10000}
+
+bench-keys:
+	@scripts/bench.sh bench-keys $${REQUESTS:-5000}
 
 build:
 	swift build

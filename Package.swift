@@ -29,6 +29,7 @@ var targets: [Target] = [
         path: "Shared/ServiceKit"
     ),
     .target(name: "PlanKit", path: "Shared/PlanKit"),
+    .target(name: "Contracts", dependencies: ["PlanKit"], path: "Shared/Contracts"),
     .target(
         name: "StripeKit",
         dependencies: [
@@ -43,6 +44,7 @@ var targets: [Target] = [
         name: "Gateway",
         dependencies: [
             serviceKit,
+            "Contracts",
             "StripeKit",
         ],
         path: "Services/Gateway/App"
@@ -60,6 +62,11 @@ var targets: [Target] = [
         path: "Tests/Sandbox"
     ),
     .executableTarget(name: "SandboxMain", dependencies: ["Sandbox"], path: "Tests/SandboxMain"),
+    .executableTarget(
+        name: "KeyBenchmark",
+        dependencies: ["DevOpsAPI", "Gateway", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Benchmarks/KeyBenchmark"
+    ),
     .executableTarget(
         name: "RelayBenchmark",
         dependencies: ["CRMRelay", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
@@ -84,7 +91,7 @@ var targets: [Target] = [
     .testTarget(
         name: "GatewayTests",
         dependencies: [
-            "Gateway", "StripeKit", "TestSupport",
+            "Gateway", "Contracts", "StripeKit", "TestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
@@ -93,7 +100,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "BillingWebhooksTests",
-        dependencies: ["BillingWebhooks", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: ["BillingWebhooks", "Contracts", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Tests/BillingWebhooksTests"
     ),
     .testTarget(
@@ -125,13 +132,14 @@ var products: [Product] = [
     .executable(name: "gateway", targets: ["GatewayMain"]),
     .executable(name: "sandbox", targets: ["SandboxMain"]),
     .executable(name: "bench-relay", targets: ["RelayBenchmark"]),
+    .executable(name: "bench-keys", targets: ["KeyBenchmark"]),
 ]
 
 for service in services {
     targets.append(
         .target(
             name: service.module,
-            dependencies: [serviceKit, "PlanKit", "StripeKit", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [serviceKit, "PlanKit", "Contracts", "StripeKit", .product(name: "Crypto", package: "swift-crypto")],
             path: "Services/\(service.folder)/App"
         )
     )

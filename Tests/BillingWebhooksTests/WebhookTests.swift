@@ -1,4 +1,5 @@
 @testable import BillingWebhooks
+import Contracts
 import Foundation
 import HummingbirdTesting
 import NIOCore

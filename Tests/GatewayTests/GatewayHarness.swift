@@ -1,3 +1,4 @@
+import Contracts
 import CryptoExtras
 import Foundation
 @testable import Gateway
@@ -64,8 +65,8 @@ func makeEchoService(requests: Counter, release: AsyncStream<Void>) async throws
 
 extension KeyVerification: ResponseEncodable {}
 
-/// Stands in for devops-api's introspection endpoint (devops-api's own key store is a later issue): it answers
-/// for a few fixed keys, and only to callers that carry the gateway's service identity.
+/// Stands in for devops-api's introspection endpoint with a few fixed keys, so each answer the gateway can get is
+/// tested on its own (DevOpsAPITests run the real one); it answers only the gateway's service identity.
 func makeKeyIntrospection(calls: Counter) async -> some ApplicationProtocol {
     let tokens = await IdentityTokens(secret: TestSupport.internalSecret)
     let router = Router()

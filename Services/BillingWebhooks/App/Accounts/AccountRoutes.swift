@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import PlanKit
@@ -32,23 +33,17 @@ struct AccountRoutes {
     }
 }
 
-/// What another service needs to know about a user's plan. A user with no profile yet is on starter.
-struct AccountSummary: ResponseEncodable, Equatable {
-    var userID: String
-    var exists: Bool
-    var tier: Tier
-    var status: String
-    var limits: TierLimits
-    var currentPeriodEnd: Date?
-    var stripeCustomerID: String?
-
+extension AccountSummary: ResponseCodable {
+    /// A user with no profile yet is on starter.
     init(userID: String, profile: Profile?) {
-        self.userID = userID
-        exists = profile != nil
-        tier = profile?.subscriptionTier ?? .starter
-        status = profile?.subscriptionStatus ?? "inactive"
-        limits = profile?.limits ?? Tier.starter.limits
-        currentPeriodEnd = profile?.subscriptionCurrentPeriodEnd
-        stripeCustomerID = profile?.stripeCustomerID
+        self.init(
+            userID: userID,
+            exists: profile != nil,
+            tier: profile?.subscriptionTier ?? .starter,
+            status: profile?.subscriptionStatus ?? "inactive",
+            limits: profile?.limits ?? Tier.starter.limits,
+            currentPeriodEnd: profile?.subscriptionCurrentPeriodEnd,
+            stripeCustomerID: profile?.stripeCustomerID
+        )
     }
 }

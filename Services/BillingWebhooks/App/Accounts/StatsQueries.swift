@@ -1,38 +1,11 @@
+import Contracts
 import Foundation
 import Hummingbird
 import Logging
 import PlanKit
 import PostgresNIO
 
-/// Platform-wide numbers for the DevOps module: users by tier and status, signups, MRR by tier, payments.
-struct PlatformStats: ResponseCodable, Equatable {
-    struct TierRevenue: Codable, Equatable {
-        var tier: Tier
-        var currency: String
-        var activeSubscriptions: Int
-        var mrrCents: Int64
-    }
-    struct Payment: Codable, Equatable {
-        var invoiceID: String
-        var userID: String?
-        var amount: Money
-        var paidAt: Date
-    }
-
-    var totalUsers: Int
-    var usersByTier: [String: Int]
-    var usersByStatus: [String: Int]
-    var usersByRole: [String: Int]
-    /// Signed in within 30 days, and not.
-    var activeUsers: Int
-    var inactiveUsers: Int
-    /// Every recorded payment, and those that paid a subscription, by currency.
-    var totalRevenueCents: [String: Int64]
-    var subscriptionRevenueCents: [String: Int64]
-    var recentSignups: Int
-    var revenueByTier: [TierRevenue]
-    var recentPayments: [Payment]
-}
+extension PlatformStats: ResponseCodable {}
 
 enum StatsQueries {
     static func platformStats(recentDays: Int, postgres: PostgresClient, logger: Logger) async throws -> PlatformStats {

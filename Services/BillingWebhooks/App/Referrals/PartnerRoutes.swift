@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import PlanKit
@@ -13,53 +14,6 @@ struct PartnerRoutes {
     struct LevelResult: ResponseCodable, Equatable {
         var userId: String
         var partnerLevel: String
-    }
-
-    struct CommissionReport: ResponseCodable, Equatable {
-        struct Performer: Codable, Equatable {
-            var userId: String
-            var username: String
-            var totalCommission: Int64
-            var transactionCount: Int
-        }
-        struct ByTier: Codable, Equatable {
-            var tier: String
-            var totalCommission: Int64
-            var transactionCount: Int
-        }
-        struct Entry: Codable, Equatable {
-            var invoiceId: String
-            var referrerId: String
-            var referredUserId: String
-            var paymentCents: Int64
-            var ratePercent: Int
-            var commissionCents: Int64
-            var currency: String
-            var createdAt: Date
-        }
-        var currency: String
-        var totalCommissions: Int64
-        var totalTransactions: Int
-        var topPerformers: [Performer]
-        var commissionByTier: [ByTier]
-        var recentCommissions: [Entry]
-    }
-
-    struct UserPage: ResponseCodable, Equatable {
-        struct User: Codable, Equatable {
-            var id: String
-            var email: String?
-            var role: String
-            var tier: String
-            var subscriptionStatus: String
-            var active: Bool
-            var createdAt: Date
-            var lastSeenAt: Date?
-        }
-        var total: Int
-        var page: Int
-        var perPage: Int
-        var users: [User]
     }
 
     func addRoutes(to router: Router<ServiceRequestContext>) {
@@ -151,3 +105,6 @@ struct PartnerRoutes {
         return result
     }
 }
+
+extension CommissionReport: ResponseCodable {}
+extension UserPage: ResponseCodable {}

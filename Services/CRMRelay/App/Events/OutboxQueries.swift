@@ -95,45 +95,31 @@ enum OutboxQueries {
         postgres: PostgresClient,
         logger: Logger
     ) async throws {
-        try await postgres.withTransaction(logger: logger) { connection in
-            try await connection.query(
-                """
-                INSERT INTO crm.delivery_attempts (event_id, attempt, attempted_at, http_status, latency_ms, error, response_excerpt)
-                VALUES (\(event.id), \(event.attempt), \(record.attemptedAt), \(record.httpStatus), \(record.latencyMilliseconds), \(record.error), \(record.responseExcerpt))
-                """,
-                logger: logger
-            )
-            let error = record.error ?? record.httpStatus.map { "HTTP \($0)" }
+        // One statement (one round trip, one implicit transaction): the attempt's log row and the event's new state.
+        let error = record.error ?? record.httpStatus.map { "HTTP \($0)" }
+        let (status, delay): (String, Duration?) =
             switch settlement {
-            case .delivered:
-                try await connection.query(
-                    """
-                    UPDATE crm.outbox SET status = 'delivered', delivered_at = now(), leased_by = NULL, lease_until = NULL,
-                        last_status = \(record.httpStatus), last_error = NULL, updated_at = now()
-                    WHERE event_id = \(event.id) AND leased_by = \(worker)
-                    """,
-                    logger: logger
-                )
-            case .failed:
-                try await connection.query(
-                    """
-                    UPDATE crm.outbox SET status = 'failed', failed_at = now(), leased_by = NULL, lease_until = NULL,
-                        last_status = \(record.httpStatus), last_error = \(error), updated_at = now()
-                    WHERE event_id = \(event.id) AND leased_by = \(worker)
-                    """,
-                    logger: logger
-                )
-            case .retry(let after):
-                try await connection.query(
-                    """
-                    UPDATE crm.outbox SET status = 'retrying', next_attempt_at = now() + make_interval(secs => \(after.inSeconds)),
-                        leased_by = NULL, lease_until = NULL, last_status = \(record.httpStatus), last_error = \(error), updated_at = now()
-                    WHERE event_id = \(event.id) AND leased_by = \(worker)
-                    """,
-                    logger: logger
-                )
+            case .delivered: ("delivered", nil)
+            case .failed: ("failed", nil)
+            case .retry(let after): ("retrying", after)
             }
-        }
+        try await postgres.query(
+            """
+            WITH attempt AS (
+                INSERT INTO crm.delivery_attempts (event_id, attempt, attempted_at, http_status, latency_ms, error, response_excerpt)
+                VALUES (\(event.id), \(event.attempt), \(record.attemptedAt), \(record.httpStatus), \(record.latencyMilliseconds), \(record.error),
+                    \(record.responseExcerpt))
+            )
+            UPDATE crm.outbox SET status = \(status), leased_by = NULL, lease_until = NULL, last_status = \(record.httpStatus),
+                last_error = CASE WHEN \(status) = 'delivered' THEN NULL ELSE \(error) END,
+                delivered_at = CASE WHEN \(status) = 'delivered' THEN now() END,
+                failed_at = CASE WHEN \(status) = 'failed' THEN now() END,
+                next_attempt_at = now() + make_interval(secs => \(delay?.inSeconds ?? 0)),
+                updated_at = now()
+            WHERE event_id = \(event.id) AND leased_by = \(worker)
+            """,
+            logger: logger
+        )
     }
 
     /// Puts failed events (all, or those named) back in the queue with fresh attempts; returns how many.

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import ServiceKit
@@ -9,41 +10,6 @@ struct SyncRoutes {
     let settings: DevOpsSettings
     let usage: UsageRecorder
 
-    // What billing-webhooks answers (its internal API).
-    struct BillingStats: Decodable {
-        struct TierRevenue: Decodable {
-            var tier: String
-            var currency: String
-            var activeSubscriptions: Int
-            var mrrCents: Int64
-        }
-        struct Payment: Decodable {
-            struct Amount: Decodable {
-                var amountCents: Int64
-                var currency: String
-                enum CodingKeys: String, CodingKey {
-                    case currency
-                    case amountCents = "amount_cents"
-                }
-            }
-            var invoiceID: String
-            var userID: String?
-            var amount: Amount
-            var paidAt: Date
-        }
-        var totalUsers: Int
-        var usersByTier: [String: Int]
-        var usersByStatus: [String: Int]
-        var usersByRole: [String: Int]
-        var activeUsers: Int
-        var inactiveUsers: Int
-        var recentSignups: Int
-        var totalRevenueCents: [String: Int64]
-        var subscriptionRevenueCents: [String: Int64]
-        var revenueByTier: [TierRevenue]
-        var recentPayments: [Payment]
-    }
-
     struct UsersSync: ResponseEncodable {
         var timestamp: Date
         var totalUsers: Int
@@ -51,7 +17,7 @@ struct SyncRoutes {
         var usersByStatus: [String: Int]
         var usersByTier: [String: Int]
         var recentSignups: Int
-        var users: [JSONValue]
+        var users: [SyncedUser]
         var pagination: [String: Int]
 
         enum CodingKeys: String, CodingKey {
@@ -108,9 +74,47 @@ struct SyncRoutes {
         var currency: String
         var totalCommissions: Int64
         var totalTransactions: Int
-        var topPerformers: [JSONValue]
-        var commissionByTier: [JSONValue]
-        var recentCommissions: [JSONValue]
+        var topPerformers: [Performer]
+        var commissionByTier: [TierCommission]
+        var recentCommissions: [Commission]
+
+        struct Performer: Encodable {
+            var username: String
+            var totalCommission: Int64
+            var transactionCount: Int
+            enum CodingKeys: String, CodingKey {
+                case username
+                case totalCommission = "total_commission"
+                case transactionCount = "transaction_count"
+            }
+        }
+        struct TierCommission: Encodable {
+            var tier: String
+            var totalCommission: Int64
+            var transactionCount: Int
+            enum CodingKeys: String, CodingKey {
+                case tier
+                case totalCommission = "total_commission"
+                case transactionCount = "transaction_count"
+            }
+        }
+        struct Commission: Encodable {
+            var invoiceId: String
+            var referrerId: String
+            var referredUserId: String
+            var amount: Int64
+            var ratePercent: Int
+            var commission: Int64
+            var createdAt: Date
+            enum CodingKeys: String, CodingKey {
+                case amount, commission
+                case invoiceId = "invoice_id"
+                case referrerId = "referrer_id"
+                case referredUserId = "referred_user_id"
+                case ratePercent = "rate_percent"
+                case createdAt = "created_at"
+            }
+        }
 
         enum CodingKeys: String, CodingKey {
             case timestamp, currency
@@ -127,8 +131,8 @@ struct SyncRoutes {
             try authorize(context, scope: .syncUsers, endpoint: "sync/users")
             let page = max(request.uri.queryParameters.get("page", as: Int.self) ?? 1, 1)
             let perPage = min(max(request.uri.queryParameters.get("per_page", as: Int.self) ?? 100, 1), 500)
-            async let stats = billing("/internal/stats", as: BillingStats.self, context: context)
-            async let users = billing("/internal/users?page=\(page)&per_page=\(perPage)", as: JSONValue.self, context: context)
+            async let stats = billing("/internal/stats", as: PlatformStats.self, context: context)
+            async let users = billing("/internal/users?page=\(page)&per_page=\(perPage)", as: UserPage.self, context: context)
             let (summary, list) = try await (stats, users)
             return UsersSync(
                 timestamp: Date(),
@@ -137,13 +141,13 @@ struct SyncRoutes {
                 usersByStatus: ["active": summary.activeUsers, "inactive": summary.inactiveUsers],
                 usersByTier: summary.usersByTier,
                 recentSignups: summary.recentSignups,
-                users: Self.items(list["users"]).map(Self.snakeCased),
+                users: list.users.map(SyncedUser.init),
                 pagination: ["page": page, "per_page": perPage, "total": summary.totalUsers]
             )
         }
         router.get("/api/devops/sync/revenue") { _, context -> RevenueSync in
             try authorize(context, scope: .syncRevenue, endpoint: "sync/revenue")
-            let stats = try await billing("/internal/stats", as: BillingStats.self, context: context)
+            let stats = try await billing("/internal/stats", as: PlatformStats.self, context: context)
             let currency = settings.reportingCurrency
             let tiers = stats.revenueByTier.filter { $0.currency == currency }
             return RevenueSync(
@@ -153,7 +157,7 @@ struct SyncRoutes {
                 subscriptionRevenue: stats.subscriptionRevenueCents[currency] ?? 0,
                 monthlyRecurringRevenue: tiers.reduce(0) { $0 + $1.mrrCents },
                 activeSubscriptions: tiers.reduce(0) { $0 + $1.activeSubscriptions },
-                subscriptionBreakdown: tiers.map { .init(tier: $0.tier, count: $0.activeSubscriptions, revenue: $0.mrrCents) },
+                subscriptionBreakdown: tiers.map { .init(tier: $0.tier.rawValue, count: $0.activeSubscriptions, revenue: $0.mrrCents) },
                 recentTransactions: stats.recentPayments.filter { $0.amount.currency == currency }.map {
                     .init(invoiceId: $0.invoiceID, userId: $0.userID, amount: $0.amount.amountCents, currency: $0.amount.currency, paidAt: $0.paidAt)
                 }
@@ -161,19 +165,29 @@ struct SyncRoutes {
         }
         router.get("/api/devops/sync/commissions") { _, context -> CommissionsSync in
             try authorize(context, scope: .syncCommissions, endpoint: "sync/commissions")
-            let report = try await billing("/internal/commissions?currency=\(settings.reportingCurrency)", as: JSONValue.self, context: context)
-            func number(_ key: String) -> Int64 {
-                if case .number(let value)? = report[key] { return NSDecimalNumber(decimal: value).int64Value }
-                return 0
-            }
+            let report = try await billing("/internal/commissions?currency=\(settings.reportingCurrency)", as: CommissionReport.self, context: context)
             return CommissionsSync(
                 timestamp: Date(),
-                currency: settings.reportingCurrency,
-                totalCommissions: number("totalCommissions"),
-                totalTransactions: Int(number("totalTransactions")),
-                topPerformers: Self.items(report["topPerformers"]).map(Self.snakeCased),
-                commissionByTier: Self.items(report["commissionByTier"]).map(Self.snakeCased),
-                recentCommissions: Self.items(report["recentCommissions"]).map(Self.snakeCased)
+                currency: report.currency,
+                totalCommissions: report.totalCommissions,
+                totalTransactions: report.totalTransactions,
+                topPerformers: report.topPerformers.map {
+                    .init(username: $0.username, totalCommission: $0.totalCommission, transactionCount: $0.transactionCount)
+                },
+                commissionByTier: report.commissionByTier.map {
+                    .init(tier: $0.tier, totalCommission: $0.totalCommission, transactionCount: $0.transactionCount)
+                },
+                recentCommissions: report.recentCommissions.map {
+                    .init(
+                        invoiceId: $0.invoiceId,
+                        referrerId: $0.referrerId,
+                        referredUserId: $0.referredUserId,
+                        amount: $0.paymentCents,
+                        ratePercent: $0.ratePercent,
+                        commission: $0.commissionCents,
+                        createdAt: $0.createdAt
+                    )
+                }
             )
         }
     }
@@ -197,21 +211,34 @@ struct SyncRoutes {
         guard reply.status == .ok else { throw APIError(.badGateway, "billing_error", "billing-webhooks answered \(reply.status.code)") }
         return try reply.decode(type)
     }
+}
 
-    static func items(_ value: JSONValue?) -> [JSONValue] {
-        if case .array(let items)? = value { return items }
-        return []
+/// A user as the DevOps module receives it.
+struct SyncedUser: Encodable {
+    var id: String
+    var email: String?
+    var role: String
+    var tier: String
+    var status: String
+    var subscriptionStatus: String
+    var createdAt: Date
+    var lastSeenAt: Date?
+
+    init(_ user: UserPage.User) {
+        id = user.id
+        email = user.email
+        role = user.role
+        tier = user.tier
+        status = user.active ? "active" : "inactive"
+        subscriptionStatus = user.subscriptionStatus
+        createdAt = user.createdAt
+        lastSeenAt = user.lastSeenAt
     }
 
-    /// billing's camelCase keys as the seed's snake_case (`totalCommission` → `total_commission`).
-    static func snakeCased(_ value: JSONValue) -> JSONValue {
-        guard case .object(let object) = value else { return value }
-        return .object(
-            Dictionary(uniqueKeysWithValues: object.map { key, value in
-                (key.reduce(into: "") { result, character in
-                    if character.isUppercase { result += "_" + character.lowercased() } else { result.append(character) }
-                }, value)
-            })
-        )
+    enum CodingKeys: String, CodingKey {
+        case id, email, role, tier, status
+        case subscriptionStatus = "subscription_status"
+        case createdAt = "created_at"
+        case lastSeenAt = "last_seen_at"
     }
 }
