@@ -30,6 +30,7 @@ var targets: [Target] = [
     ),
     .target(name: "PlanKit", path: "Shared/PlanKit"),
     .target(name: "Contracts", dependencies: ["PlanKit"], path: "Shared/Contracts"),
+    .target(name: "RevenueMath", dependencies: ["PlanKit"], path: "Shared/RevenueMath"),
     .target(
         name: "StripeKit",
         dependencies: [
@@ -78,6 +79,7 @@ var targets: [Target] = [
         path: "Tests/TestSupport"
     ),
     .testTarget(name: "PlanKitTests", dependencies: ["PlanKit"], path: "Tests/PlanKitTests"),
+    .testTarget(name: "RevenueMathTests", dependencies: ["RevenueMath"], path: "Tests/RevenueMathTests"),
     .testTarget(
         name: "ServiceKitTests",
         dependencies: [serviceKit, "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],

@@ -1,0 +1,84 @@
+import Foundation
+
+/// A charge as the window's revenue and payment metrics read it.
+public struct ChargeRecord: Sendable, Equatable {
+    public var created: Date
+    public var amountCents: Int64
+    public var refundedCents: Int64
+    public var succeeded: Bool
+    public var disputed: Bool
+    public var currency: String
+
+    public init(created: Date, amountCents: Int64, refundedCents: Int64 = 0, succeeded: Bool, disputed: Bool = false, currency: String) {
+        self.created = created
+        self.amountCents = amountCents
+        self.refundedCents = refundedCents
+        self.succeeded = succeeded
+        self.disputed = disputed
+        self.currency = currency
+    }
+}
+
+/// One currency's metrics for one day, over the 30-day window that ends on it. Rates are fractions (0.1 = 10 %),
+/// absent where METRICS.md says so.
+public struct AccountMetrics: Sendable, Equatable {
+    public var mrr: Decimal
+    public var arr: Decimal
+    public var totalRevenueCents: Int64
+    public var totalCustomers: Int
+    public var activeSubscriptions: Int
+    public var arpu: Decimal?
+    public var customerChurnRate: Decimal?
+    public var revenueChurnRate: Decimal?
+    public var netRevenueChurnRate: Decimal?
+    public var ltv: Decimal?
+    public var paymentSuccessRate: Decimal?
+    public var disputeRate: Decimal?
+    public var subscriptionGrowthRate: Decimal?
+    public var movements: Movements
+}
+
+extension RevenueMath {
+    /// - Parameters:
+    ///   - days: customer → MRR for each day of the window, first day = window start, last = today (one currency).
+    ///   - history: customers who had MRR before the window.
+    ///   - activeSubscriptions: subscriptions with MRR > 0 today, and 30 days ago.
+    ///   - charges: the window's charges in this currency.
+    public static func accountMetrics(
+        days: [[String: Decimal]],
+        history: Set<String> = [],
+        activeSubscriptions: (now: Int, windowStart: Int),
+        charges: [ChargeRecord]
+    ) throws(MovementImbalance) -> AccountMetrics {
+        let start = days.first ?? [:]
+        let today = days.last ?? [:]
+        let movements = try dailyMovements(days, history: history).reduce(Movements(), +)
+        let mrr = today.values.reduce(0, +)
+        let startMRR = start.values.reduce(0, +)
+        let customers = today.filter { $0.value > 0 }.count
+        let startCustomers = Set(start.filter { $0.value > 0 }.keys)
+        // Customers who both started and churned inside the window are not churn of the customers the window began with.
+        let churnedCustomers = movements.churnedCustomers.filter { startCustomers.contains($0) && (today[$0] ?? 0) == 0 }
+        let arpu: Decimal? = customers > 0 ? mrr / Decimal(customers) : nil
+        let customerChurn: Decimal? = startCustomers.isEmpty ? nil : Decimal(churnedCustomers.count) / Decimal(startCustomers.count)
+        let succeeded = charges.filter(\.succeeded)
+        return AccountMetrics(
+            mrr: mrr,
+            arr: mrr * 12,
+            totalRevenueCents: succeeded.reduce(0) { $0 + $1.amountCents - $1.refundedCents },
+            totalCustomers: customers,
+            activeSubscriptions: activeSubscriptions.now,
+            arpu: arpu,
+            customerChurnRate: customerChurn,
+            revenueChurnRate: startMRR > 0 ? (movements.churned + movements.contraction) / startMRR : nil,
+            netRevenueChurnRate: startMRR > 0
+                ? (movements.churned + movements.contraction - movements.expansion - movements.reactivation) / startMRR : nil,
+            ltv: arpu.flatMap { arpu in customerChurn.flatMap { $0 > 0 ? arpu / $0 : nil } },
+            paymentSuccessRate: charges.isEmpty ? nil : Decimal(succeeded.count) / Decimal(charges.count),
+            disputeRate: succeeded.isEmpty ? nil : Decimal(charges.filter(\.disputed).count) / Decimal(succeeded.count),
+            subscriptionGrowthRate: activeSubscriptions.windowStart > 0
+                ? Decimal(activeSubscriptions.now - activeSubscriptions.windowStart) / Decimal(activeSubscriptions.windowStart) : nil,
+            movements: movements
+        )
+    }
+}

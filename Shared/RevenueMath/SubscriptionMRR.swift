@@ -1,0 +1,132 @@
+import Foundation
+import PlanKit
+
+/// The named choices of METRICS.md where the vendors disagree. Defaults follow Stripe's billing analytics.
+public struct MetricSettings: Sendable, Equatable {
+    public enum DiscountPolicy: String, Sendable, Codable {
+        /// Only `duration = forever` coupons reduce MRR (Stripe's default).
+        case foreverOnly = "forever-only"
+        /// Every discount active on the day reduces MRR.
+        case allActive = "all-active"
+    }
+
+    public enum CancellationPolicy: String, Sendable, Codable {
+        /// A subscription set to cancel keeps its MRR until its period ends (default).
+        case atPeriodEnd = "period-end"
+        /// It churns the day it is set to cancel.
+        case atCancellation = "cancellation"
+    }
+
+    public var discounts: DiscountPolicy = .foreverOnly
+    /// Off by default; when set, a subscription past due longer than this many days counts as churned.
+    public var pastDueChurnDays: Int?
+    public var cancellation: CancellationPolicy = .atPeriodEnd
+
+    public init(discounts: DiscountPolicy = .foreverOnly, pastDueChurnDays: Int? = nil, cancellation: CancellationPolicy = .atPeriodEnd) {
+        self.discounts = discounts
+        self.pastDueChurnDays = pastDueChurnDays
+        self.cancellation = cancellation
+    }
+}
+
+/// A discount on a subscription.
+public struct Discount: Sendable, Equatable {
+    public enum Duration: String, Sendable { case forever, once, repeating }
+
+    public var percentOff: Decimal?
+    /// Minor units, taken off each invoice (so spread over one billing cycle's months).
+    public var amountOffCents: Int64?
+    public var duration: Duration
+
+    public init(percentOff: Decimal? = nil, amountOffCents: Int64? = nil, duration: Duration) {
+        self.percentOff = percentOff
+        self.amountOffCents = amountOffCents
+        self.duration = duration
+    }
+}
+
+/// A subscription as it stood on one day, reduced to what MRR depends on.
+public struct SubscriptionSnapshot: Sendable, Equatable {
+    public struct Item: Sendable, Equatable {
+        public var unitAmountCents: Int64
+        public var quantity: Int
+        public var interval: String
+        public var intervalCount: Int
+        /// Metered (usage) prices never count.
+        public var metered: Bool
+
+        public init(unitAmountCents: Int64, quantity: Int = 1, interval: String, intervalCount: Int = 1, metered: Bool = false) {
+            self.unitAmountCents = unitAmountCents
+            self.quantity = quantity
+            self.interval = interval
+            self.intervalCount = intervalCount
+            self.metered = metered
+        }
+    }
+
+    public var id: String
+    public var customerID: String
+    public var currency: String
+    public var status: String
+    public var items: [Item]
+    public var discount: Discount?
+    public var cancelAtPeriodEnd: Bool
+    /// Days past due so far (for the past-due churn setting).
+    public var daysPastDue: Int
+
+    public init(
+        id: String,
+        customerID: String,
+        currency: String,
+        status: String,
+        items: [Item],
+        discount: Discount? = nil,
+        cancelAtPeriodEnd: Bool = false,
+        daysPastDue: Int = 0
+    ) {
+        self.id = id
+        self.customerID = customerID
+        self.currency = currency
+        self.status = status
+        self.items = items
+        self.discount = discount
+        self.cancelAtPeriodEnd = cancelAtPeriodEnd
+        self.daysPastDue = daysPastDue
+    }
+}
+
+/// MRR as METRICS.md defines it. Exact (`Decimal` minor units); round only for display. No I/O.
+public enum RevenueMath {
+    /// Statuses whose subscriptions count.
+    public static let countingStatuses: Set<String> = ["active", "past_due"]
+
+    /// One subscription's MRR in its currency's minor units.
+    public static func mrr(_ subscription: SubscriptionSnapshot, settings: MetricSettings = MetricSettings()) -> Decimal {
+        guard countingStatuses.contains(subscription.status) else { return 0 }
+        if subscription.status == "past_due", let days = settings.pastDueChurnDays, subscription.daysPastDue > days { return 0 }
+        if subscription.cancelAtPeriodEnd, settings.cancellation == .atCancellation { return 0 }
+        let items = subscription.items.filter { !$0.metered }
+        var total = items.reduce(Decimal(0)) {
+            $0 + MonthlyRecurring.amount(unitAmountCents: $1.unitAmountCents, quantity: $1.quantity, interval: $1.interval, intervalCount: $1.intervalCount)
+        }
+        if let discount = subscription.discount, settings.discounts == .allActive || discount.duration == .forever {
+            if let percent = discount.percentOff { total -= total * percent / 100 }
+            if let amountOff = discount.amountOffCents, let cycle = items.first {
+                // The amount comes off each invoice: per month, it is spread over the cycle's months.
+                total -= MonthlyRecurring.amount(unitAmountCents: amountOff, quantity: 1, interval: cycle.interval, intervalCount: cycle.intervalCount)
+            }
+        }
+        return max(total, 0)
+    }
+
+    /// Each customer's MRR per currency. Currencies are never added together.
+    public static func customerMRR(_ subscriptions: [SubscriptionSnapshot], settings: MetricSettings = MetricSettings()) -> [String: [String: Decimal]] {
+        var result: [String: [String: Decimal]] = [:]
+        for subscription in subscriptions {
+            let value = mrr(subscription, settings: settings)
+            guard value > 0 else { continue }
+            result[subscription.currency, default: [:]][subscription.customerID, default: 0] += value
+        }
+        return result
+    }
+}

@@ -1,0 +1,154 @@
+import Foundation
+import RevenueMath
+import Testing
+
+typealias Item = SubscriptionSnapshot.Item
+
+func subscription(
+    _ customer: String,
+    _ cents: Int64,
+    interval: String = "month",
+    count: Int = 1,
+    quantity: Int = 1,
+    status: String = "active",
+    currency: String = "usd",
+    discount: Discount? = nil,
+    cancelAtPeriodEnd: Bool = false,
+    daysPastDue: Int = 0
+) -> SubscriptionSnapshot {
+    SubscriptionSnapshot(
+        id: "sub_\(customer)_\(cents)",
+        customerID: customer,
+        currency: currency,
+        status: status,
+        items: [Item(unitAmountCents: cents, quantity: quantity, interval: interval, intervalCount: count)],
+        discount: discount,
+        cancelAtPeriodEnd: cancelAtPeriodEnd,
+        daysPastDue: daysPastDue
+    )
+}
+
+@Suite struct SubscriptionMRRTests {
+    @Test(arguments: [
+        ("month", 1, Decimal(12_000)), ("month", 3, Decimal(4_000)), ("year", 1, Decimal(1_000)), ("year", 2, Decimal(500)),
+        ("week", 1, Decimal(52_000)), ("day", 1, Decimal(365_000)),
+    ])
+    func everyIntervalNormalisesToAMonth(interval: String, count: Int, expected: Decimal) {
+        #expect(RevenueMath.mrr(subscription("c", 12_000, interval: interval, count: count)) == expected)
+    }
+
+    @Test func onlyActiveAndPastDueCount() {
+        for status in ["active", "past_due"] { #expect(RevenueMath.mrr(subscription("c", 1_000, status: status)) == 1_000) }
+        for status in ["trialing", "incomplete", "incomplete_expired", "unpaid", "canceled", "paused"] {
+            #expect(RevenueMath.mrr(subscription("c", 1_000, status: status)) == 0)
+        }
+    }
+
+    @Test func meteredPricesAndQuantities() {
+        var mixed = subscription("c", 1_000, quantity: 3)
+        mixed.items.append(Item(unitAmountCents: 50, quantity: 1_000, interval: "month", metered: true))
+        #expect(RevenueMath.mrr(mixed) == 3_000)
+    }
+
+    @Test func discountsFollowTheSetting() {
+        let forever = subscription("c", 10_000, discount: Discount(percentOff: 25, duration: .forever))
+        let once = subscription("c", 10_000, discount: Discount(percentOff: 25, duration: .once))
+        #expect(RevenueMath.mrr(forever) == 7_500)
+        #expect(RevenueMath.mrr(once) == 10_000)
+        #expect(RevenueMath.mrr(once, settings: MetricSettings(discounts: .allActive)) == 7_500)
+        // amount_off comes off each yearly invoice: spread over its twelve months.
+        let yearly = subscription("c", 120_000, interval: "year", discount: Discount(amountOffCents: 12_000, duration: .forever))
+        #expect(RevenueMath.mrr(yearly) == 9_000)
+        #expect(RevenueMath.mrr(subscription("c", 10_000, discount: Discount(percentOff: 100, duration: .forever))) == 0)
+    }
+
+    @Test func pastDueChurnAndCancellationSettings() {
+        let late = subscription("c", 1_000, status: "past_due", daysPastDue: 20)
+        #expect(RevenueMath.mrr(late) == 1_000)
+        #expect(RevenueMath.mrr(late, settings: MetricSettings(pastDueChurnDays: 14)) == 0)
+        let leaving = subscription("c", 1_000, cancelAtPeriodEnd: true)
+        #expect(RevenueMath.mrr(leaving) == 1_000)
+        #expect(RevenueMath.mrr(leaving, settings: MetricSettings(cancellation: .atCancellation)) == 0)
+    }
+
+    /// 100 subscriptions at $100/month and 50 at $600/year → MRR $12,500.
+    @Test func theMetricsExample() {
+        let subscriptions = (0..<100).map { subscription("m\($0)", 10_000) } + (0..<50).map { subscription("y\($0)", 60_000, interval: "year") }
+        #expect(RevenueMath.customerMRR(subscriptions)["usd"]?.values.reduce(0, +) == 1_250_000)
+    }
+
+    @Test func currenciesAreNeverAdded() {
+        let byCurrency = RevenueMath.customerMRR([subscription("a", 1_000), subscription("a", 2_000, currency: "eur")])
+        #expect(byCurrency["usd"]?["a"] == 1_000)
+        #expect(byCurrency["eur"]?["a"] == 2_000)
+    }
+}
+
+@Suite struct MovementTests {
+    @Test func eachRuleOfTheTable() throws {
+        let previous: [String: Decimal] = ["expands": 100, "contracts": 100, "churns": 100, "steady": 100]
+        let current: [String: Decimal] = ["expands": 150, "contracts": 60, "steady": 100, "brand-new": 70, "returns": 40]
+        let movements = RevenueMath.movements(previous: previous, current: current, everHadMRR: ["returns", "expands", "contracts", "churns", "steady"])
+        #expect(movements.new == 70)
+        #expect(movements.reactivation == 40)
+        #expect(movements.expansion == 50)
+        #expect(movements.contraction == 40)
+        #expect(movements.churned == 100)
+        #expect(movements.balances(start: 400, end: 420))
+    }
+
+    @Test func cancellingOneOfTwoSubscriptionsIsContractionAndTheLastIsChurn() throws {
+        let days: [[String: Decimal]] = [["c": 300], ["c": 100], [:]]
+        let movements = try RevenueMath.dailyMovements(days)
+        #expect(movements[0].contraction == 200 && movements[0].churned == 0)
+        #expect(movements[1].churned == 100)
+    }
+
+    @Test func reactivationNeedsEarlierMRRWithNoTimeLimit() throws {
+        let movements = try RevenueMath.dailyMovements([[:], ["c": 50]], history: ["c"])
+        #expect(movements[0].reactivation == 50 && movements[0].new == 0)
+    }
+}
+
+@Suite struct AccountMetricsTests {
+    /// 100 customers at window start, 11 churn, one of whom also started in the window → customer churn 10 %.
+    @Test func customerChurnLeavesOutThoseWhoStartedInTheWindow() throws {
+        var start: [String: Decimal] = [:]
+        for index in 0..<100 { start["c\(index)"] = 1_000 }
+        var middle = start
+        middle["newcomer"] = 1_000
+        var end = start
+        for index in 0..<10 { end["c\(index)"] = nil }
+        let metrics = try RevenueMath.accountMetrics(days: [start, middle, end], activeSubscriptions: (90, 100), charges: [])
+        #expect(metrics.movements.churnedCustomers.count == 11)
+        #expect(metrics.customerChurnRate == Decimal(string: "0.1"))
+        #expect(metrics.subscriptionGrowthRate == Decimal(string: "-0.1"))
+    }
+
+    /// Start MRR $100 with $10 churned, $10 contraction, $10 expansion → gross revenue churn 20 %, net 10 %.
+    @Test func grossAndNetRevenueChurn() throws {
+        let start: [String: Decimal] = ["a": 2_000, "b": 3_000, "c": 1_000, "d": 4_000]
+        let end: [String: Decimal] = ["a": 3_000, "b": 2_000, "d": 4_000]
+        let metrics = try RevenueMath.accountMetrics(days: [start, end], activeSubscriptions: (3, 4), charges: [])
+        #expect(metrics.revenueChurnRate == Decimal(string: "0.2"))
+        #expect(metrics.netRevenueChurnRate == Decimal(string: "0.1"))
+        #expect(metrics.mrr == 9_000 && metrics.arr == 108_000)
+        #expect(metrics.arpu == 3_000)
+        #expect(metrics.ltv == Decimal(12_000))
+    }
+
+    @Test func revenuePaymentsAndDisputesOfTheWindow() throws {
+        let now = Date()
+        let charges = [
+            ChargeRecord(created: now, amountCents: 10_000, refundedCents: 2_500, succeeded: true, currency: "usd"),
+            ChargeRecord(created: now, amountCents: 5_000, succeeded: true, disputed: true, currency: "usd"),
+            ChargeRecord(created: now, amountCents: 5_000, succeeded: false, currency: "usd"),
+            ChargeRecord(created: now, amountCents: 5_000, succeeded: true, currency: "usd"),
+        ]
+        let metrics = try RevenueMath.accountMetrics(days: [[:], [:]], activeSubscriptions: (0, 0), charges: charges)
+        #expect(metrics.totalRevenueCents == 17_500)
+        #expect(metrics.paymentSuccessRate == Decimal(string: "0.75"))
+        #expect(metrics.disputeRate == Decimal(1) / Decimal(3))
+        #expect(metrics.arpu == nil && metrics.ltv == nil && metrics.customerChurnRate == nil && metrics.subscriptionGrowthRate == nil)
+    }
+}
