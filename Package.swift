@@ -123,6 +123,13 @@ var targets: [Target] = [
         path: "Tests/DevOpsAPITests"
     ),
     .testTarget(
+        name: "InsightsUsageTests",
+        dependencies: [
+            "InsightsUsage", "BillingWebhooks", "PlanKit", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ],
+        path: "Tests/InsightsUsageTests"
+    ),
+    .testTarget(
         name: "EndToEndTests",
         dependencies: ["Gateway", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
             + services.map { .target(name: $0.module) },

@@ -41,3 +41,36 @@ import Testing
         #expect(MonthlyRecurring.rounded((monthly + yearly).reduce(0, +)) == 1_250_000)
     }
 }
+
+@Suite struct UsageBillTests {
+    @Test func transactionsOverTheLimitCostTenCentsPerStartedThousand() {
+        #expect(UsageBill(tier: .professional, aiInsights: 0, transactionVolume: 100_000).transactionVolumeOverageCharge == .usd(0))
+        #expect(UsageBill(tier: .professional, aiInsights: 0, transactionVolume: 100_001).transactionVolumeOverageCharge == .usd(10))
+        #expect(UsageBill(tier: .professional, aiInsights: 0, transactionVolume: 350_000).transactionVolumeOverageCharge == .usd(2_500))
+        #expect(UsageBill(tier: .business, aiInsights: 0, transactionVolume: 501_999).transactionVolumeOverageCharge == .usd(20))
+    }
+
+    @Test func insightsOverTheLimitCostADollarEach() {
+        let bill = UsageBill(tier: .professional, aiInsights: 51, transactionVolume: 0)
+        #expect(bill.aiInsightsOverageCharge == .usd(100))
+        #expect(bill.baseCharge == .usd(2_900))
+        #expect(bill.total == .usd(3_000))
+    }
+
+    @Test func enterpriseNeverHasOverageAndStarterIsNeverCharged() {
+        let enterprise = UsageBill(tier: .enterprise, aiInsights: 1_000_000, transactionVolume: 90_000_000)
+        #expect(enterprise.total == .usd(29_900))
+        let starter = UsageBill(tier: .starter, aiInsights: 9, transactionVolume: 50_000)
+        #expect(starter.total == .usd(0))
+        #expect(UsageBill.remaining(7, of: 5) == 0)
+        #expect(UsageBill.remaining(7, of: nil) == nil)
+    }
+
+    @Test func theMonthIsTheUTCCalendarMonth() {
+        let lastSecond = Date(timeIntervalSince1970: 1_798_761_599)  // 2026-12-31T23:59:59Z
+        let period = UsagePeriod(containing: lastSecond)
+        #expect(period.start == Date(timeIntervalSince1970: 1_796_083_200))  // 2026-12-01T00:00:00Z
+        #expect(period.end == Date(timeIntervalSince1970: 1_798_761_600))  // 2027-01-01T00:00:00Z
+        #expect(UsagePeriod(containing: period.end).start == period.end)
+    }
+}

@@ -1,10 +1,22 @@
 import ServiceKit
 
-/// insights-usage: AI insights, usage metering against tier limits and overage billing.
+/// insights-usage: usage metering against tier limits and overage billing (AI insights come with stripe-sync's
+/// metrics).
 public enum InsightsUsageService: RevmeshService {
-    public static let descriptor = ServiceDescriptor(name: "insights-usage", schema: "usage", defaultPort: 8103, migrations: [])
+    public static let descriptor = ServiceDescriptor(name: "insights-usage", schema: "usage", defaultPort: 8103, migrations: UsageMigrations.all)
+
+    public static func checkConfiguration(_ configuration: ServiceConfiguration) throws {
+        _ = try UsageSettings.load(from: configuration.environment)
+    }
 
     public static func buildApplication(_ configuration: ServiceConfiguration) async throws -> ServiceApplication {
-        await buildServiceApplication(descriptor, configuration: configuration)
+        try await buildApplication(configuration, settings: UsageSettings.load(from: configuration.environment))
+    }
+
+    public static func buildApplication(_ configuration: ServiceConfiguration, settings: UsageSettings) async -> ServiceApplication {
+        await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
+            let accounts = AccountDirectory(client: environment.internalClient, billingURL: settings.billingURL, ttl: settings.accountCacheTTL)
+            UsageRoutes(postgres: environment.postgres, accounts: accounts).addRoutes(to: router)
+        }
     }
 }
