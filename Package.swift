@@ -130,6 +130,11 @@ var targets: [Target] = [
         path: "Tests/InsightsUsageTests"
     ),
     .testTarget(
+        name: "StripeSyncTests",
+        dependencies: ["StripeSync", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        path: "Tests/StripeSyncTests"
+    ),
+    .testTarget(
         name: "EndToEndTests",
         dependencies: ["Gateway", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
             + services.map { .target(name: $0.module) },

@@ -49,6 +49,8 @@ ENV
   chmod 600 .env
   echo "wrote .env with fresh secrets"
 fi
+# Variables added since a .env was first written get their fresh values too.
+grep -q '^TOKEN_ENCRYPTION_KEY=' .env || echo "TOKEN_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> .env
 set -a
 # shellcheck disable=SC1091
 . ./.env
@@ -72,6 +74,7 @@ if [ -z "${STRIPE_SECRET_KEY:-}" ]; then
   export STRIPE_SECRET_KEY=sk_test_sandbox STRIPE_API_BASE="$sandbox_url"
   export STRIPE_PROFESSIONAL_PRICE_ID=price_sandbox_professional STRIPE_BUSINESS_PRICE_ID=price_sandbox_business
   export STRIPE_ENTERPRISE_PRICE_ID=price_sandbox_enterprise
+  export STRIPE_CLIENT_ID=ca_sandbox STRIPE_CONNECT_BASE="$sandbox_url"
   echo "no STRIPE_SECRET_KEY: the sandbox plays Stripe"
 fi
 if [ -z "${CRM_WEBHOOK_URL:-}" ]; then

@@ -35,7 +35,25 @@ public struct StripeError: Error, Sendable, Equatable, CustomStringConvertible {
         let error: Object
     }
 
+    /// Connect's OAuth endpoints answer `{"error": "invalid_grant", "error_description": "…"}` instead.
+    struct OAuthBody: Decodable {
+        let error: String
+        let errorDescription: String?
+        enum CodingKeys: String, CodingKey {
+            case error
+            case errorDescription = "error_description"
+        }
+    }
+
     init(status: Int, body: ByteBuffer, requestID: String?) {
+        if let oauth = try? JSONDecoder().decode(OAuthBody.self, from: body) {
+            self.status = status
+            self.type = "oauth_error"
+            self.code = oauth.error
+            self.message = oauth.errorDescription
+            self.requestID = requestID
+            return
+        }
         let object = try? JSONDecoder().decode(Body.self, from: body).error
         self.status = status
         self.type = object?.type ?? (status >= 500 ? "api_error" : "invalid_request_error")

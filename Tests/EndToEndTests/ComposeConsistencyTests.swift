@@ -1,6 +1,7 @@
 import Foundation
 import Gateway
 import ServiceKit
+import TestSupport
 import Testing
 
 /// The disagreements between `compose/docker-compose.yml` and `gateway.conf` that would break a deployment.
@@ -70,7 +71,11 @@ func composeProblems(compose: YAMLNode, gatewayConfPath: String, services descri
     static let gatewayConf = root.appendingPathComponent("gateway.conf").path
 
     /// What an operator sets where a value has a format of its own.
-    static let operatorValues = ["STRIPE_SECRET_KEY": "sk_live_set_by_operator"]
+    static let operatorValues = [
+        "STRIPE_SECRET_KEY": "sk_live_set_by_operator",
+        "STRIPE_CLIENT_ID": "ca_set_by_operator",
+        "TOKEN_ENCRYPTION_KEY": TestSupport.tokenEncryptionKey,
+    ]
 
     static func compose(editing edit: (String) -> String = { $0 }) throws -> YAMLNode {
         let text = try String(contentsOf: root.appendingPathComponent("compose/docker-compose.yml"), encoding: .utf8)

@@ -45,6 +45,7 @@ public struct Sandbox: Sendable {
     public let stripe: StripeFake
     public let crm: CRMFake
     public let revio: RevioFake
+    public let connect = ConnectFake()
     let http: HTTPClient
     let settings: SandboxSettings
 
@@ -87,6 +88,7 @@ public struct Sandbox: Sendable {
         stripe.addRoutes(to: router)
         crm.addRoutes(to: router)
         revio.addRoutes(to: router)
+        connect.addRoutes(to: router)
         var app = Application(router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "sandbox"), logger: logger)
         app.addServices(HTTPClientService(client: http))
         return app

@@ -18,7 +18,12 @@ public enum TestSupport {
     }
 
     /// Service-specific variables that let every service start; tests that exercise them pass their own.
-    public static let serviceVariables = ["STRIPE_SECRET_KEY": "sk_test_revmesh_tests"]
+    public static let serviceVariables = [
+        "STRIPE_SECRET_KEY": "sk_test_revmesh_tests",
+        "STRIPE_CLIENT_ID": "ca_test_revmesh",
+        "TOKEN_ENCRYPTION_KEY": tokenEncryptionKey,
+    ]
+    public static let tokenEncryptionKey = Data(repeating: 7, count: 32).base64EncodedString()
 
     public static func serviceConfiguration(migrateOnStart: Bool = true, environment: [String: String] = serviceVariables) throws -> ServiceConfiguration {
         ServiceConfiguration(

@@ -1,0 +1,59 @@
+import ServiceKit
+
+/// The `sync` schema: Connect connections (tokens encrypted), OAuth states, and the sync job queue.
+enum SyncMigrations {
+    static let all = [
+        Migration(
+            1,
+            "connections, OAuth states, sync jobs",
+            [
+                """
+                CREATE TABLE sync.stripe_connections (
+                    id uuid PRIMARY KEY,
+                    user_id text NOT NULL,
+                    stripe_account_id text NOT NULL UNIQUE,
+                    business_name text,
+                    default_currency text,
+                    access_token_ciphertext text NOT NULL,
+                    refresh_token_ciphertext text,
+                    token_key_id text NOT NULL,
+                    scope text,
+                    livemode boolean NOT NULL DEFAULT false,
+                    active boolean NOT NULL DEFAULT true,
+                    sync_status text NOT NULL DEFAULT 'pending',
+                    last_synced_at timestamptz,
+                    last_error text,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    updated_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                "CREATE INDEX stripe_connections_user ON sync.stripe_connections (user_id) WHERE active",
+                """
+                CREATE TABLE sync.oauth_states (
+                    nonce text PRIMARY KEY,
+                    user_id text NOT NULL,
+                    expires_at timestamptz NOT NULL,
+                    used_at timestamptz
+                )
+                """,
+                """
+                CREATE TABLE sync.sync_jobs (
+                    id uuid PRIMARY KEY,
+                    connection_id uuid NOT NULL REFERENCES sync.stripe_connections (id) ON DELETE CASCADE,
+                    kind text NOT NULL CHECK (kind IN ('full', 'incremental')),
+                    status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed')),
+                    attempts integer NOT NULL DEFAULT 0,
+                    run_after timestamptz NOT NULL DEFAULT now(),
+                    leased_by text,
+                    lease_until timestamptz,
+                    last_error text,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    finished_at timestamptz
+                )
+                """,
+                // At most one pending job per connection: queueing again while one waits or runs changes nothing.
+                "CREATE UNIQUE INDEX sync_jobs_one_pending ON sync.sync_jobs (connection_id) WHERE status IN ('queued', 'running')",
+            ]
+        )
+    ]
+}

@@ -1,0 +1,47 @@
+import Crypto
+import Foundation
+import ServiceKit
+import StripeKit
+
+/// stripe-sync's own variables, read and checked at start.
+public struct SyncSettings: Sendable {
+    public var stripeSecretKey: String
+    public var clientID: String
+    public var stripeAPIBase: String
+    public var connectBase: String
+    public var appURL: String
+    let cipher: TokenCipher
+    /// Signs OAuth states.
+    let stateKey: SymmetricKey
+
+    public static let defaultConnectBase = "https://connect.stripe.com"
+
+    /// OAuth states are signed with a key derived from the internal secret, so every replica accepts any replica's.
+    public static func load(from environment: EnvironmentReader, internalSecret: String) throws -> SyncSettings {
+        let key = try environment.required("STRIPE_SECRET_KEY", expecting: "a Stripe secret key (sk_… or rk_…)")
+        guard key.hasPrefix("sk_") || key.hasPrefix("rk_") else {
+            throw ConfigurationError(variable: "STRIPE_SECRET_KEY", expected: "must be a Stripe secret key (sk_… or rk_…)")
+        }
+        let clientID = try environment.required("STRIPE_CLIENT_ID", expecting: "the Connect platform's client id (ca_…)")
+        guard clientID.hasPrefix("ca_") else { throw ConfigurationError(variable: "STRIPE_CLIENT_ID", expected: "must be a Connect client id (ca_…)") }
+        return SyncSettings(
+            stripeSecretKey: key,
+            clientID: clientID,
+            stripeAPIBase: try environment.url("STRIPE_API_BASE", default: StripeClient.defaultAPIBase),
+            connectBase: try environment.url("STRIPE_CONNECT_BASE", default: defaultConnectBase),
+            appURL: try environment.url("APP_URL", default: "http://localhost:8080"),
+            cipher: try TokenCipher.load(from: environment),
+            stateKey: SymmetricKey(data: SHA256.hash(data: Data(("connect-state:" + internalSecret).utf8)))
+        )
+    }
+
+    init(stripeSecretKey: String, clientID: String, stripeAPIBase: String, connectBase: String, appURL: String, cipher: TokenCipher, stateKey: SymmetricKey) {
+        self.stripeSecretKey = stripeSecretKey
+        self.clientID = clientID
+        self.stripeAPIBase = stripeAPIBase
+        self.connectBase = connectBase
+        self.appURL = appURL
+        self.cipher = cipher
+        self.stateKey = stateKey
+    }
+}

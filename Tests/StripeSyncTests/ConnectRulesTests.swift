@@ -1,0 +1,42 @@
+import Crypto
+import Foundation
+@testable import StripeSync
+import Testing
+
+@Suite struct ConnectStateTests {
+    let key = SymmetricKey(data: Data(repeating: 1, count: 32))
+
+    @Test func aSignedStateReadsBack() throws {
+        let state = ConnectState.issue(for: "user-1")
+        #expect(try ConnectState.verify(try state.signed(with: key), key: key) == state)
+    }
+
+    @Test func tamperedForeignAndExpiredStatesAreRefused() throws {
+        let now = Date()
+        let signed = try ConnectState.issue(for: "user-1", now: now).signed(with: key)
+        let forged = try ConnectState(userID: "user-2", nonce: "n", expiresAt: Int(now.timeIntervalSince1970) + 600)
+            .signed(with: SymmetricKey(data: Data(repeating: 2, count: 32)))
+        #expect(throws: ConnectState.Failure.badSignature) { try ConnectState.verify(forged, key: key) }
+        var tampered = Array(signed)
+        tampered[3] = tampered[3] == "A" ? "B" : "A"
+        #expect(throws: ConnectState.Failure.self) { try ConnectState.verify(String(tampered), key: key) }
+        #expect(throws: ConnectState.Failure.expired) { try ConnectState.verify(signed, key: key, now: now.addingTimeInterval(601)) }
+        #expect(throws: ConnectState.Failure.malformed) { try ConnectState.verify("not-a-state", key: key) }
+    }
+}
+
+@Suite struct TokenCipherTests {
+    let old = SymmetricKey(data: Data(repeating: 3, count: 32))
+    let new = SymmetricKey(data: Data(repeating: 4, count: 32))
+
+    @Test func tokensOpenWithTheKeyTheyNameAfterRotation() throws {
+        let before = TokenCipher(currentKeyID: "k1", keys: ["k1": old])
+        let sealed = try before.seal("sk_test_connected_secret")
+        #expect(sealed.keyID == "k1")
+        #expect(!sealed.ciphertext.contains("secret"))
+        let after = TokenCipher(currentKeyID: "k2", keys: ["k1": old, "k2": new])
+        #expect(try after.open(sealed.ciphertext, keyID: "k1") == "sk_test_connected_secret")
+        #expect(try after.seal("x").keyID == "k2")
+        #expect(throws: TokenCipher.UnknownKey.self) { try TokenCipher(currentKeyID: "k2", keys: ["k2": new]).open(sealed.ciphertext, keyID: "k1") }
+    }
+}

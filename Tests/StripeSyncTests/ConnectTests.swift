@@ -1,0 +1,174 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import PostgresNIO
+import Sandbox
+import ServiceKit
+@testable import StripeSync
+import TestSupport
+import Testing
+
+/// Connect through the gateway, with the sandbox as Stripe's OAuth.
+struct ConnectHarness: Sendable {
+    static let appURL = "https://app.example.com"
+    let gateway: any TestClientProtocol
+    let stripe: any TestClientProtocol
+    let sandbox: Sandbox
+
+    static func run(_ test: @Sendable (ConnectHarness) async throws -> Void) async throws {
+        try await TestSupport.withSandbox { sandbox, stripe in
+            let settings = SyncSettings(
+                stripeSecretKey: "sk_test_platform",
+                clientID: "ca_test_platform",
+                stripeAPIBase: stripe.baseURL,
+                connectBase: stripe.baseURL,
+                appURL: appURL,
+                cipher: TokenCipher(currentKeyID: "k1", keys: ["k1": SymmetricKey(data: Data(repeating: 9, count: 32))]),
+                stateKey: SymmetricKey(data: Data(repeating: 8, count: 32))
+            )
+            let app = await StripeSyncService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)
+            try await app.test(.live) { service in
+                try await TestSupport.withGateway(services: ["stripe-sync": service.baseURL]) { gateway in
+                    try await test(ConnectHarness(gateway: gateway, stripe: stripe, sandbox: sandbox))
+                }
+            }
+        }
+    }
+
+    static func user() async throws -> (id: String, token: String) {
+        let id = "connect-" + UUID().uuidString.lowercased()
+        return (id, try await TestSupport.userToken(id))
+    }
+
+    /// Starts Connect as the user and approves on the sandbox's page; returns the callback query it redirects to.
+    func authorize(_ token: String, account: String? = nil) async throws -> String {
+        let start = try await gateway.execute(uri: "/api/stripe/connect", method: .get, headers: [.authorization: "Bearer \(token)"])
+        #expect(start.status == .ok)
+        let url = try #require(try JSONDecoder().decode([String: String].self, from: Data(buffer: start.body))["url"].flatMap(URL.init(string:)))
+        #expect(url.query?.contains("scope=read_only") == true)
+        let approved = try await stripe.execute(uri: url.path + "?" + url.query! + (account.map { "&account=\($0)" } ?? ""), method: .get)
+        #expect(approved.status == .found)
+        let location = try #require(approved.headers[.location])
+        #expect(location.hasPrefix(Self.appURL + "/api/stripe/connect?"))
+        return String(location.dropFirst((Self.appURL + "/api/stripe/connect?").count))
+    }
+
+    /// The browser arriving back from Stripe: no user token, only the query.
+    func callback(_ query: String) async throws -> TestResponse {
+        try await gateway.execute(uri: "/api/stripe/connect?" + query, method: .get)
+    }
+
+    func connections(_ token: String) async throws -> [ConnectRoutes.Connection] {
+        let response = try await gateway.execute(uri: "/api/stripe/connections", method: .get, headers: [.authorization: "Bearer \(token)"])
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(ConnectRoutes.Connections.self, from: Data(buffer: response.body)).connections
+    }
+}
+
+@Suite struct ConnectTests {
+    @Test func connectingStoresTheAccountWithEncryptedTokensAndQueuesTheFirstSync() async throws {
+        try await ConnectHarness.run { h async throws in
+            let user = try await ConnectHarness.user()
+            let account = "acct_" + UUID().uuidString.prefix(8)
+            h.sandbox.connect.addAccount(id: account, name: "Acme Analytics", currency: "eur")
+            let done = try await h.callback(try await h.authorize(user.token, account: account))
+            #expect(done.status == .found)
+            #expect(done.headers[.location] == ConnectHarness.appURL + "/dashboard?connected=true")
+            let connections = try await h.connections(user.token)
+            #expect(connections.map(\.stripeAccountId) == [account])
+            #expect(connections.first?.businessName == "Acme Analytics")
+            #expect(connections.first?.defaultCurrency == "eur")
+            #expect(connections.first?.syncStatus == "queued")
+            let (stored, jobs) = try await TestSupport.withPostgres { client in
+                var stored = ""
+                for try await text in try await client.query(
+                    "SELECT access_token_ciphertext || coalesce(refresh_token_ciphertext, '') FROM sync.stripe_connections WHERE stripe_account_id = \(account)",
+                    logger: TestSupport.logger
+                ).decode(String.self) { stored = text }
+                var jobs = 0
+                for try await count in try await client.query(
+                    "SELECT count(*)::int FROM sync.sync_jobs j JOIN sync.stripe_connections c ON c.id = j.connection_id WHERE c.stripe_account_id = \(account) AND j.kind = 'full'",
+                    logger: TestSupport.logger
+                ).decode(Int.self) { jobs = count }
+                return (stored, jobs)
+            }
+            #expect(!stored.isEmpty && !stored.contains("sk_test_connected") && !stored.contains("rt_acct"))
+            #expect(jobs == 1)
+        }
+    }
+
+    @Test func badExpiredAndReplayedStatesAreRefusedAndStoreNothing() async throws {
+        try await ConnectHarness.run { h async throws in
+            let user = try await ConnectHarness.user()
+            let query = try await h.authorize(user.token)
+            let tampered = query.replacingOccurrences(of: "state=", with: "state=x")
+            let bad = try await h.callback(tampered)
+            #expect(bad.status == .badRequest)
+            #expect(String(buffer: bad.body).contains("invalid_state"))
+
+            let expiredState = try ConnectState(userID: user.id, nonce: "old", expiresAt: Int(Date().timeIntervalSince1970) - 1)
+                .signed(with: SymmetricKey(data: Data(repeating: 8, count: 32)))
+            let expired = try await h.callback("code=ac_x&state=" + expiredState)
+            #expect(String(buffer: expired.body).contains("state_expired"))
+
+            #expect(try await h.callback(query).status == .found)
+            let replayed = try await h.callback(query)
+            #expect(replayed.status == .badRequest)
+            #expect(String(buffer: replayed.body).contains("state_already_used"))
+            #expect(try await h.connections(user.token).count == 1)
+        }
+    }
+
+    @Test func aRefusedCodeIsAClearErrorAndStoresNothing() async throws {
+        try await ConnectHarness.run { h async throws in
+            let user = try await ConnectHarness.user()
+            let first = try await h.authorize(user.token)
+            let code = try #require(first.split(separator: "&").first { $0.hasPrefix("code=") })
+            #expect(try await h.callback(first).status == .found)
+            // A fresh state with an already-exchanged code: Stripe answers invalid_grant.
+            let second = try await h.authorize(user.token)
+            let reused = second.split(separator: "&").map { $0.hasPrefix("code=") ? code : $0 }.joined(separator: "&")
+            let refused = try await h.callback(reused)
+            #expect(refused.status == .badRequest)
+            #expect(String(buffer: refused.body).contains("invalid_grant"))
+            #expect(try await h.connections(user.token).count == 1)
+        }
+    }
+
+    @Test func anAccountConnectedByAnotherUserIs409() async throws {
+        try await ConnectHarness.run { h async throws in
+            let account = "acct_" + UUID().uuidString.prefix(8)
+            let owner = try await ConnectHarness.user()
+            let other = try await ConnectHarness.user()
+            #expect(try await h.callback(try await h.authorize(owner.token, account: account)).status == .found)
+            let refused = try await h.callback(try await h.authorize(other.token, account: account))
+            #expect(refused.status == .conflict)
+            #expect(String(buffer: refused.body).contains("account_already_connected"))
+            #expect(try await h.connections(other.token).isEmpty)
+            // The owner connecting again refreshes the same connection.
+            #expect(try await h.callback(try await h.authorize(owner.token, account: account)).status == .found)
+            #expect(try await h.connections(owner.token).count == 1)
+        }
+    }
+
+    @Test func onlyTheOwnerSeesSyncsOrDisconnects() async throws {
+        try await ConnectHarness.run { h async throws in
+            let owner = try await ConnectHarness.user()
+            let stranger = try await ConnectHarness.user()
+            #expect(try await h.callback(try await h.authorize(owner.token)).status == .found)
+            let connection = try #require(try await h.connections(owner.token).first)
+            let path = "/api/stripe/connections/\(connection.id)"
+            #expect(try await h.gateway.execute(uri: path + "/sync", method: .post, headers: [.authorization: "Bearer \(stranger.token)"]).status == .notFound)
+            #expect(try await h.gateway.execute(uri: path, method: .delete, headers: [.authorization: "Bearer \(stranger.token)"]).status == .notFound)
+            // A sync is already queued: asking again queues nothing more.
+            let again = try await h.gateway.execute(uri: path + "/sync", method: .post, headers: [.authorization: "Bearer \(owner.token)"])
+            #expect(again.status == .accepted)
+            #expect(String(buffer: again.body) == #"{"queued":0}"#)
+            #expect(try await h.gateway.execute(uri: path, method: .delete, headers: [.authorization: "Bearer \(owner.token)"]).status == .noContent)
+            #expect(h.sandbox.connect.deauthorized.contains(connection.stripeAccountId))
+            #expect(try await h.connections(owner.token).isEmpty)
+        }
+    }
+}
