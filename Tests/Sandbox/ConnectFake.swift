@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 import HTTPTypes
 import Hummingbird
 import StripeKit
@@ -12,6 +13,7 @@ public final class ConnectFake: Sendable {
         /// code → account id; a code is removed when exchanged.
         var codes: [String: String] = [:]
         var deauthorized: [String] = []
+        var data: [String: ConnectedAccountData] = [:]
     }
 
     private let state = Mutex(State())
@@ -26,6 +28,11 @@ public final class ConnectFake: Sendable {
     }
 
     public var deauthorized: [String] { state.withLock { $0.deauthorized } }
+
+    /// Gives an account its objects (the authorise page's `account=` then hands it out).
+    public func setData(_ data: ConnectedAccountData, for account: String) { state.withLock { $0.data[account] = data } }
+
+    func data(for account: String) -> ConnectedAccountData? { state.withLock { $0.data[account] } }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.get("oauth/authorize") { request, _ in
@@ -84,5 +91,83 @@ struct TokenResponse: Encodable {
         case refreshToken = "refresh_token"
         case stripeUserID = "stripe_user_id"
         case tokenType = "token_type"
+    }
+}
+
+/// A connected account's Stripe data: customers, their subscriptions, invoices and charges, the same for the same
+/// seed. Served for requests that carry `Stripe-Account`.
+public struct ConnectedAccountData: Sendable {
+    public var customers: [Customer] = []
+    public var subscriptions: [Subscription] = []
+    public var invoices: [Invoice] = []
+    public var charges: [Charge] = []
+
+    /// `customers` customers, each with a monthly subscription (a few canceled), one paid invoice and its charge.
+    public static func generate(customers count: Int, seed: UInt64, now: Date = Date()) -> ConnectedAccountData {
+        var data = ConnectedAccountData()
+        var random = SeededRandom(seed: seed)
+        let created = Int(now.timeIntervalSince1970) - 90 * 86_400
+        for index in 0..<count {
+            let customerID = String(format: "cus_%08d", index)
+            let amount = [2_900, 9_900, 29_900][random.next(3)]
+            let price = Price(id: "price_\(amount)", currency: "usd", unitAmount: amount, recurring: Recurring(interval: .month))
+            let canceled = random.next(10) == 0
+            data.customers.append(Customer(id: customerID, email: "customer\(index)@example.com", created: created + index))
+            data.subscriptions.append(
+                Subscription(
+                    id: String(format: "sub_%08d", index),
+                    customer: ExpandableID(customerID),
+                    status: canceled ? .canceled : .active,
+                    created: created + index,
+                    canceledAt: canceled ? created + 30 * 86_400 : nil,
+                    currency: "usd",
+                    items: StripeList(data: [SubscriptionItem(id: String(format: "si_%08d", index), price: price, quantity: 1)])
+                )
+            )
+            data.invoices.append(
+                Invoice(
+                    id: String(format: "in_%08d", index),
+                    customer: ExpandableID(customerID),
+                    status: .paid,
+                    currency: "usd",
+                    amountDue: amount,
+                    amountPaid: amount,
+                    created: created + index,
+                    lines: StripeList(data: [InvoiceLine(id: String(format: "il_%08d", index), amount: amount, currency: "usd")]),
+                    subscription: ExpandableID(String(format: "sub_%08d", index))
+                )
+            )
+            data.charges.append(
+                Charge(
+                    id: String(format: "ch_%08d", index),
+                    amount: amount,
+                    amountRefunded: 0,
+                    currency: "usd",
+                    customer: ExpandableID(customerID),
+                    created: created + index,
+                    status: .succeeded,
+                    invoice: ExpandableID(String(format: "in_%08d", index))
+                )
+            )
+        }
+        return data
+    }
+}
+
+/// Lists of a connected account's objects, for requests that name the account in `Stripe-Account`.
+struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
+    let connect: ConnectFake
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard request.method == .get, let account = request.headers[HTTPField.Name("Stripe-Account")!],
+            let data = connect.data(for: account)
+        else { return try await next(request, context) }
+        switch request.uri.path {
+        case "/v1/customers": return try jsonResponse(page(data.customers, request))
+        case "/v1/subscriptions": return try jsonResponse(page(data.subscriptions, request))
+        case "/v1/invoices": return try jsonResponse(page(data.invoices, request))
+        case "/v1/charges": return try jsonResponse(page(data.charges, request))
+        default: return try await next(request, context)
+        }
     }
 }

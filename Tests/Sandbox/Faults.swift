@@ -22,6 +22,8 @@ public struct Fault: Codable, Sendable, Equatable {
     public var drop: Bool?
     /// How many matching requests fail; then the fault is gone. Nil: until cleared.
     public var times: Int?
+    /// Only every n-th matching request fails (the others pass), for a steady rate of failures.
+    public var everyNth: Int?
 
     public init(
         pathPrefix: String,
@@ -31,7 +33,8 @@ public struct Fault: Codable, Sendable, Equatable {
         stripeShouldRetry: Bool? = nil,
         delayMilliseconds: Int? = nil,
         drop: Bool? = nil,
-        times: Int? = 1
+        times: Int? = 1,
+        everyNth: Int? = nil
     ) {
         self.pathPrefix = pathPrefix
         self.method = method
@@ -41,6 +44,7 @@ public struct Fault: Codable, Sendable, Equatable {
         self.delayMilliseconds = delayMilliseconds
         self.drop = drop
         self.times = times
+        self.everyNth = everyNth
     }
 }
 
@@ -61,6 +65,8 @@ public struct RecordedRequest: Codable, Sendable {
 public final class FaultInjector: Sendable {
     private struct State {
         var faults: [Fault] = []
+        /// Matching requests seen by each fault with `everyNth`, by its index.
+        var matches: [Int: Int] = [:]
         var requests: [RecordedRequest] = []
     }
     private let state = Mutex(State())
@@ -78,6 +84,10 @@ public final class FaultInjector: Sendable {
                 return nil
             }
             let fault = state.faults[index]
+            if let every = fault.everyNth {
+                state.matches[index, default: 0] += 1
+                guard state.matches[index]! % max(every, 1) == 0 else { return nil }
+            }
             if let times = fault.times {
                 if times <= 1 { state.faults.remove(at: index) } else { state.faults[index].times = times - 1 }
             }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import RevioData
+import ServiceKit
 
 /// Revio's API over a generated customer base: the same records for the same size and seed, so tests can compute
 /// what the dashboard must show from `customers`, `tickets`, … directly.

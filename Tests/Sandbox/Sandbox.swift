@@ -69,6 +69,7 @@ public struct Sandbox: Sendable {
         logger.logLevel = settings.logLevel
         let router = Router()
         router.add(middleware: FaultMiddleware(faults: faults))
+        router.add(middleware: ConnectedAccountMiddleware(connect: connect))
         router.get("/health") { _, _ in "ok" }
         router.post("/_sandbox/faults") { request, context in
             faults.add(try await request.decode(as: Fault.self, context: context))

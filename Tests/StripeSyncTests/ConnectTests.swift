@@ -16,9 +16,9 @@ struct ConnectHarness: Sendable {
     let stripe: any TestClientProtocol
     let sandbox: Sandbox
 
-    static func run(_ test: @Sendable (ConnectHarness) async throws -> Void) async throws {
+    static func run(workers: Int = 0, _ test: @Sendable (ConnectHarness) async throws -> Void) async throws {
         try await TestSupport.withSandbox { sandbox, stripe in
-            let settings = SyncSettings(
+            var settings = SyncSettings(
                 stripeSecretKey: "sk_test_platform",
                 clientID: "ca_test_platform",
                 stripeAPIBase: stripe.baseURL,
@@ -27,6 +27,9 @@ struct ConnectHarness: Sendable {
                 cipher: TokenCipher(currentKeyID: "k1", keys: ["k1": SymmetricKey(data: Data(repeating: 9, count: 32))]),
                 stateKey: SymmetricKey(data: Data(repeating: 8, count: 32))
             )
+            settings.workers = workers
+            settings.pollInterval = .milliseconds(20)
+            settings.jobLease = .seconds(3)
             let app = await StripeSyncService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)
             try await app.test(.live) { service in
                 try await TestSupport.withGateway(services: ["stripe-sync": service.baseURL]) { gateway in

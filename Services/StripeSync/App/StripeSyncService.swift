@@ -14,14 +14,21 @@ public enum StripeSyncService: RevmeshService {
     }
 
     public static func buildApplication(_ configuration: ServiceConfiguration, settings: SyncSettings) async -> ServiceApplication {
-        await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
+        var workers: [SyncWorker] = []
+        var app = await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
             let http = environment.internalClient.http
+            let platform = StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.stripeAPIBase, logger: environment.logger)
             ConnectRoutes(
                 postgres: environment.postgres,
                 settings: settings,
-                platform: StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.stripeAPIBase, logger: environment.logger),
+                platform: platform,
                 connect: StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.connectBase, logger: environment.logger)
             ).addRoutes(to: router)
+            workers = (0..<settings.workers).map { _ in
+                SyncWorker(postgres: environment.postgres, stripe: platform, logger: environment.logger, lease: settings.jobLease, pollInterval: settings.pollInterval)
+            }
         }
+        app.addServices(workers)
+        return app
     }
 }

@@ -54,6 +54,43 @@ enum SyncMigrations {
                 // At most one pending job per connection: queueing again while one waits or runs changes nothing.
                 "CREATE UNIQUE INDEX sync_jobs_one_pending ON sync.sync_jobs (connection_id) WHERE status IN ('queued', 'running')",
             ]
-        )
+        ),
+        Migration(
+            2,
+            "cached Stripe objects of connected accounts",
+            [
+                """
+                CREATE TABLE sync.customers_cache (
+                    account_id text NOT NULL, id text NOT NULL, email text, name text, currency text, created bigint NOT NULL,
+                    deleted boolean NOT NULL DEFAULT false, synced_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (account_id, id)
+                )
+                """,
+                """
+                CREATE TABLE sync.subscriptions_cache (
+                    account_id text NOT NULL, id text NOT NULL, customer_id text NOT NULL, status text NOT NULL, currency text,
+                    created bigint NOT NULL, canceled_at bigint, ended_at bigint, cancel_at_period_end boolean NOT NULL,
+                    current_period_start bigint, current_period_end bigint, items jsonb NOT NULL, synced_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (account_id, id)
+                )
+                """,
+                """
+                CREATE TABLE sync.invoices_cache (
+                    account_id text NOT NULL, id text NOT NULL, customer_id text, subscription_id text, status text, currency text NOT NULL,
+                    amount_due bigint NOT NULL, amount_paid bigint NOT NULL, created bigint NOT NULL, lines jsonb NOT NULL,
+                    synced_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (account_id, id)
+                )
+                """,
+                """
+                CREATE TABLE sync.charges_cache (
+                    account_id text NOT NULL, id text NOT NULL, customer_id text, invoice_id text, status text NOT NULL, currency text NOT NULL,
+                    amount bigint NOT NULL, amount_refunded bigint NOT NULL, created bigint NOT NULL, disputed boolean NOT NULL DEFAULT false,
+                    dispute_id text, refunds jsonb NOT NULL, synced_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (account_id, id)
+                )
+                """,
+            ]
+        ),
     ]
 }

@@ -10,6 +10,10 @@ public struct SyncSettings: Sendable {
     public var stripeAPIBase: String
     public var connectBase: String
     public var appURL: String
+    /// Sync workers in this process (`SYNC_WORKERS`, default 1; 0 for API-only replicas).
+    public var workers = 1
+    public var jobLease: Duration = .seconds(60)
+    public var pollInterval: Duration = .seconds(1)
     let cipher: TokenCipher
     /// Signs OAuth states.
     let stateKey: SymmetricKey
@@ -24,7 +28,7 @@ public struct SyncSettings: Sendable {
         }
         let clientID = try environment.required("STRIPE_CLIENT_ID", expecting: "the Connect platform's client id (ca_…)")
         guard clientID.hasPrefix("ca_") else { throw ConfigurationError(variable: "STRIPE_CLIENT_ID", expected: "must be a Connect client id (ca_…)") }
-        return SyncSettings(
+        var settings = SyncSettings(
             stripeSecretKey: key,
             clientID: clientID,
             stripeAPIBase: try environment.url("STRIPE_API_BASE", default: StripeClient.defaultAPIBase),
@@ -33,6 +37,8 @@ public struct SyncSettings: Sendable {
             cipher: try TokenCipher.load(from: environment),
             stateKey: SymmetricKey(data: SHA256.hash(data: Data(("connect-state:" + internalSecret).utf8)))
         )
+        settings.workers = try environment.integer("SYNC_WORKERS", default: 1, in: 0...64)
+        return settings
     }
 
     init(stripeSecretKey: String, clientID: String, stripeAPIBase: String, connectBase: String, appURL: String, cipher: TokenCipher, stateKey: SymmetricKey) {

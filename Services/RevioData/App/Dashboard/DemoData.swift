@@ -1,4 +1,5 @@
 import Foundation
+import ServiceKit
 
 /// The demo data set served without `REVIO_API_KEY`: the same records every time, through the same grouping.
 enum DemoData {
@@ -46,22 +47,4 @@ enum DemoData {
             interactions: RevioGrouping.recentInteractions(transactions, names: names)
         )
     }
-}
-
-/// A small deterministic generator (SplitMix64), so the demo and the sandbox give the same data for the same seed.
-public struct SeededRandom: Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func nextUInt64() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A number in `0..<upperBound`.
-    public mutating func next(_ upperBound: Int) -> Int { Int(nextUInt64() % UInt64(max(upperBound, 1))) }
 }

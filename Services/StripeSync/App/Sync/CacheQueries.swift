@@ -1,0 +1,101 @@
+import Foundation
+import Logging
+import PostgresNIO
+import StripeKit
+
+/// Writes a page of Stripe objects in one statement each: every column is bound as an array and unnested, so a
+/// page of 100 objects is one round trip and no value is ever spliced into SQL.
+enum CacheQueries {
+    /// PostgresNIO binds arrays of non-optional values: an absent value travels as '' and `NULLIF` turns it back.
+    static func text(_ values: [String?]) -> [String] { values.map { $0 ?? "" } }
+    static func text(_ values: [Int?]) -> [String] { values.map { $0.map(String.init) ?? "" } }
+
+    static func json(_ value: some Encodable) -> String { String(decoding: (try? JSONEncoder().encode(value)) ?? Data("null".utf8), as: UTF8.self) }
+
+    static func upsert(_ customers: [Customer], account: String, on connection: PostgresConnection, logger: Logger) async throws {
+        guard !customers.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO sync.customers_cache (account_id, id, email, name, currency, created, deleted)
+            SELECT \(account), id, NULLIF(email, ''), NULLIF(name, ''), NULLIF(currency, ''), created, deleted
+            FROM unnest(\(customers.map(\.id))::text[], \(text(customers.map(\.email)))::text[], \(text(customers.map(\.name)))::text[],
+                \(text(customers.map(\.currency)))::text[], \(customers.map { Int64($0.created) })::bigint[], \(customers.map { $0.deleted ?? false })::boolean[])
+                AS c(id, email, name, currency, created, deleted)
+            ON CONFLICT (account_id, id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name, currency = EXCLUDED.currency,
+                created = EXCLUDED.created, deleted = EXCLUDED.deleted, synced_at = now()
+            """,
+            logger: logger
+        )
+    }
+
+    static func upsert(_ subscriptions: [Subscription], account: String, on connection: PostgresConnection, logger: Logger) async throws {
+        guard !subscriptions.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO sync.subscriptions_cache (
+                account_id, id, customer_id, status, currency, created, canceled_at, ended_at, cancel_at_period_end,
+                current_period_start, current_period_end, items
+            )
+            SELECT \(account), id, customer_id, status, NULLIF(currency, ''), created, NULLIF(canceled_at, '')::bigint, NULLIF(ended_at, '')::bigint,
+                cancel_at_period_end, NULLIF(period_start, '')::bigint, NULLIF(period_end, '')::bigint, items::jsonb
+            FROM unnest(
+                \(subscriptions.map(\.id))::text[], \(subscriptions.map(\.customer.id))::text[], \(subscriptions.map(\.status.rawValue))::text[],
+                \(text(subscriptions.map(\.currency)))::text[], \(subscriptions.map { Int64($0.created) })::bigint[],
+                \(text(subscriptions.map(\.canceledAt)))::text[], \(text(subscriptions.map(\.endedAt)))::text[],
+                \(subscriptions.map { $0.cancelAtPeriodEnd ?? false })::boolean[], \(text(subscriptions.map(\.periodStart)))::text[],
+                \(text(subscriptions.map(\.periodEnd)))::text[], \(subscriptions.map { json($0.items.data) })::text[]
+            ) AS s(id, customer_id, status, currency, created, canceled_at, ended_at, cancel_at_period_end, period_start, period_end, items)
+            ON CONFLICT (account_id, id) DO UPDATE SET customer_id = EXCLUDED.customer_id, status = EXCLUDED.status, currency = EXCLUDED.currency,
+                created = EXCLUDED.created, canceled_at = EXCLUDED.canceled_at, ended_at = EXCLUDED.ended_at,
+                cancel_at_period_end = EXCLUDED.cancel_at_period_end, current_period_start = EXCLUDED.current_period_start,
+                current_period_end = EXCLUDED.current_period_end, items = EXCLUDED.items, synced_at = now()
+            """,
+            logger: logger
+        )
+    }
+
+    static func upsert(_ invoices: [Invoice], account: String, on connection: PostgresConnection, logger: Logger) async throws {
+        guard !invoices.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO sync.invoices_cache (account_id, id, customer_id, subscription_id, status, currency, amount_due, amount_paid, created, lines)
+            SELECT \(account), id, NULLIF(customer_id, ''), NULLIF(subscription_id, ''), NULLIF(status, ''), currency, amount_due, amount_paid, created,
+                lines::jsonb
+            FROM unnest(
+                \(invoices.map(\.id))::text[], \(text(invoices.map { $0.customer?.id }))::text[], \(text(invoices.map(\.subscriptionID)))::text[],
+                \(text(invoices.map { $0.status?.rawValue }))::text[], \(invoices.map(\.currency))::text[], \(invoices.map { Int64($0.amountDue) })::bigint[],
+                \(invoices.map { Int64($0.amountPaid) })::bigint[], \(invoices.map { Int64($0.created) })::bigint[], \(invoices.map { json($0.lines.data) })::text[]
+            ) AS i(id, customer_id, subscription_id, status, currency, amount_due, amount_paid, created, lines)
+            ON CONFLICT (account_id, id) DO UPDATE SET customer_id = EXCLUDED.customer_id, subscription_id = EXCLUDED.subscription_id,
+                status = EXCLUDED.status, currency = EXCLUDED.currency, amount_due = EXCLUDED.amount_due, amount_paid = EXCLUDED.amount_paid,
+                created = EXCLUDED.created, lines = EXCLUDED.lines, synced_at = now()
+            """,
+            logger: logger
+        )
+    }
+
+    static func upsert(_ charges: [Charge], account: String, on connection: PostgresConnection, logger: Logger) async throws {
+        guard !charges.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO sync.charges_cache (
+                account_id, id, customer_id, invoice_id, status, currency, amount, amount_refunded, created, disputed, dispute_id, refunds
+            )
+            SELECT \(account), id, NULLIF(customer_id, ''), NULLIF(invoice_id, ''), status, currency, amount, amount_refunded, created, disputed,
+                NULLIF(dispute_id, ''), refunds::jsonb
+            FROM unnest(
+                \(charges.map(\.id))::text[], \(text(charges.map { $0.customer?.id }))::text[], \(text(charges.map { $0.invoice?.id }))::text[],
+                \(charges.map(\.status.rawValue))::text[], \(charges.map(\.currency))::text[], \(charges.map { Int64($0.amount) })::bigint[],
+                \(charges.map { Int64($0.amountRefunded) })::bigint[], \(charges.map { Int64($0.created) })::bigint[],
+                \(charges.map { $0.disputed ?? false })::boolean[], \(text(charges.map { $0.dispute?.id }))::text[],
+                \(charges.map { json($0.refunds?.data ?? []) })::text[]
+            ) AS c(id, customer_id, invoice_id, status, currency, amount, amount_refunded, created, disputed, dispute_id, refunds)
+            ON CONFLICT (account_id, id) DO UPDATE SET customer_id = EXCLUDED.customer_id, invoice_id = EXCLUDED.invoice_id,
+                status = EXCLUDED.status, currency = EXCLUDED.currency, amount = EXCLUDED.amount, amount_refunded = EXCLUDED.amount_refunded,
+                created = EXCLUDED.created, disputed = EXCLUDED.disputed, dispute_id = EXCLUDED.dispute_id, refunds = EXCLUDED.refunds,
+                synced_at = now()
+            """,
+            logger: logger
+        )
+    }
+}

@@ -1,0 +1,17 @@
+/// A small deterministic generator (SplitMix64), so generated demo and sandbox data are the same for the same seed.
+public struct SeededRandom: Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func nextUInt64() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A number in `0..<upperBound`.
+    public mutating func next(_ upperBound: Int) -> Int { Int(nextUInt64() % UInt64(max(upperBound, 1))) }
+}
