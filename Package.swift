@@ -153,7 +153,7 @@ for service in services {
     targets.append(
         .target(
             name: service.module,
-            dependencies: [serviceKit, "PlanKit", "Contracts", "StripeKit", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [serviceKit, "PlanKit", "Contracts", "RevenueMath", "StripeKit", .product(name: "Crypto", package: "swift-crypto")],
             path: "Services/\(service.folder)/App"
         )
     )

@@ -152,3 +152,40 @@ func subscription(
         #expect(metrics.arpu == nil && metrics.ltv == nil && metrics.customerChurnRate == nil && metrics.subscriptionGrowthRate == nil)
     }
 }
+
+@Suite struct HistoryTests {
+    @Test func aSubscriptionCountsFromItsStartUntilItsEnd() {
+        let day: TimeInterval = 86_400
+        let origin = Date(timeIntervalSince1970: 1_790_000_000)
+        let days = (0..<5).map { origin.addingTimeInterval(Double($0) * day) }
+        let early = SubscriptionHistory(current: subscription("a", 1_000, status: "canceled"), start: days[0], end: days[3])
+        let late = SubscriptionHistory(current: subscription("b", 500), start: days[2], end: nil)
+        let series = RevenueMath.dailyCustomerMRR([early, late], days: days).map { $0["usd"] ?? [:] }
+        #expect(series.map { $0["a"] ?? 0 } == [1_000, 1_000, 1_000, 0, 0])
+        #expect(series.map { $0["b"] ?? 0 } == [0, 0, 500, 500, 500])
+    }
+}
+
+@Suite struct DailyMetricsTests {
+    @Test func eachDayHasItsWindowAndTheMovementsBalance() throws {
+        let day: TimeInterval = 86_400
+        let today = Date(timeIntervalSince1970: 1_790_000_000)
+        let stays = SubscriptionHistory(current: subscription("stays", 10_000), start: today.addingTimeInterval(-100 * day), end: nil)
+        let leaves = SubscriptionHistory(
+            current: subscription("leaves", 5_000, status: "canceled"),
+            start: today.addingTimeInterval(-100 * day),
+            end: today.addingTimeInterval(-10 * day)
+        )
+        let joins = SubscriptionHistory(current: subscription("joins", 2_000), start: today.addingTimeInterval(-5 * day), end: nil)
+        let charges = [ChargeRecord(created: today.addingTimeInterval(-3 * day), amountCents: 2_000, succeeded: true, currency: "usd")]
+        let daily = try RevenueMath.dailyMetrics(subscriptions: [stays, leaves, joins], charges: charges, today: today, count: 3)
+        #expect(daily.count == 3)
+        let last = try #require(daily.last?.metrics)
+        #expect(last.mrr == 12_000)
+        #expect(last.movements.churned == 5_000)
+        #expect(last.movements.new == 2_000)
+        #expect(last.customerChurnRate == Decimal(1) / Decimal(2))
+        #expect(last.totalRevenueCents == 2_000)
+        #expect(last.activeSubscriptions == 2)
+    }
+}

@@ -23,7 +23,8 @@ import Testing
         try await ConnectHarness.run(workers: 1) { h async throws in
             let account = "acct_" + UUID().uuidString.prefix(8)
             h.sandbox.connect.addAccount(id: account, name: "Synced Co", currency: "usd")
-            h.sandbox.connect.setData(.generate(customers: 250, seed: 42), for: account)
+            let data = ConnectedAccountData.generate(customers: 250, seed: 42)
+            h.sandbox.connect.setData(data, for: account)
             // Every second customers request answers 500 and every third invoices request 429: the retries fill the gaps.
             h.sandbox.faults.add(Fault(pathPrefix: "/v1/customers", status: 500, times: nil, everyNth: 2))
             h.sandbox.faults.add(Fault(pathPrefix: "/v1/invoices", status: 429, retryAfter: 0, times: nil, everyNth: 3))
@@ -37,6 +38,28 @@ import Testing
             }
             #expect(h.sandbox.faults.requests.contains { $0.faulted })
             #expect(try await h.connections(user.token).first?.lastSyncedAt != nil)
+
+            // The metrics, against the same numbers worked out here from the sandbox's records.
+            let connection = try #require(try await h.connections(user.token).first)
+            let expectedMRR = data.subscriptions.filter { $0.status == .active }.reduce(0) { $0 + ($1.items.data.first?.price.unitAmount ?? 0) }
+            let response = try await h.gateway.execute(
+                uri: "/api/metrics?connectionId=\(connection.id)&days=30",
+                method: .get,
+                headers: [.authorization: "Bearer \(user.token)"]
+            )
+            #expect(response.status == .ok)
+            let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
+            #expect(metrics["latest"]?["mrr"] == .number(Decimal(expectedMRR)))
+            #expect(metrics["latest"]?["total_customers"] == .number(Decimal(data.subscriptions.filter { $0.status == .active }.count)))
+            #expect(metrics["trend"].map { if case .array(let days) = $0 { days.count } else { 0 } } == 30)
+
+            let stranger = try await ConnectHarness.user()
+            let hidden = try await h.gateway.execute(
+                uri: "/api/metrics?connectionId=\(connection.id)",
+                method: .get,
+                headers: [.authorization: "Bearer \(stranger.token)"]
+            )
+            #expect(hidden.status == .notFound)
         }
     }
 }

@@ -24,6 +24,7 @@ public enum StripeSyncService: RevmeshService {
                 platform: platform,
                 connect: StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.connectBase, logger: environment.logger)
             ).addRoutes(to: router)
+            MetricsRoutes(postgres: environment.postgres).addRoutes(to: router)
             workers = (0..<settings.workers).map { _ in
                 SyncWorker(postgres: environment.postgres, stripe: platform, logger: environment.logger, lease: settings.jobLease, pollInterval: settings.pollInterval)
             }

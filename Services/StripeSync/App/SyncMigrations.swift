@@ -92,5 +92,24 @@ enum SyncMigrations {
                 """,
             ]
         ),
+        Migration(
+            3,
+            "daily metrics snapshots",
+            [
+                """
+                CREATE TABLE sync.metrics_snapshots (
+                    connection_id uuid NOT NULL REFERENCES sync.stripe_connections (id) ON DELETE CASCADE,
+                    currency text NOT NULL,
+                    day date NOT NULL,
+                    mrr numeric NOT NULL, arr numeric NOT NULL, total_revenue bigint NOT NULL, total_customers integer NOT NULL,
+                    active_subscriptions integer NOT NULL, arpu numeric, ltv numeric, customer_churn_rate numeric, revenue_churn_rate numeric,
+                    net_revenue_churn_rate numeric, new_mrr numeric NOT NULL, expansion_mrr numeric NOT NULL, contraction_mrr numeric NOT NULL,
+                    churned_mrr numeric NOT NULL, reactivation_mrr numeric NOT NULL, payment_success_rate numeric, dispute_rate numeric,
+                    subscription_growth_rate numeric, computed_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (connection_id, currency, day)
+                )
+                """,
+            ]
+        ),
     ]
 }

@@ -99,6 +99,7 @@ final class SyncWorker: Service, Sendable {
                 }
                 throw CancellationError()
             }
+            try await SnapshotBuilder.rebuild(connectionID: job.connectionID, account: job.accountID, postgres: postgres, logger: logger)
             try await finish(job, error: nil)
             logger.info("sync finished", metadata: ["customers": "\(counts.customers)", "subscriptions": "\(counts.subscriptions)"])
         } catch is CancellationError {
