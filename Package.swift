@@ -157,7 +157,13 @@ for service in services {
             path: "Services/\(service.folder)/App"
         )
     )
-    targets.append(.executableTarget(name: "\(service.module)Main", dependencies: [.target(name: service.module)], path: "Services/\(service.folder)/Main"))
+    targets.append(
+        .executableTarget(
+            name: "\(service.module)Main",
+            dependencies: [.target(name: service.module), serviceKit, .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/\(service.folder)/Main"
+        )
+    )
     products.append(.executable(name: service.product, targets: ["\(service.module)Main"]))
 }
 

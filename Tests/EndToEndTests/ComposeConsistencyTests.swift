@@ -38,6 +38,10 @@ func composeProblems(compose: YAMLNode, gatewayConfPath: String, services descri
         }
     }
 
+    if containers["stripe-sync-worker"]?["command"]?.scalars != ["stripe-sync", "worker"] {
+        problems.append("compose has no stripe-sync-worker container running `stripe-sync worker`")
+    }
+
     guard let gateway = containers["gateway"] else { return problems }
     let settings: GatewaySettings
     do {

@@ -6,12 +6,12 @@ public final class ServiceProcess: @unchecked Sendable {
     let process = Process()
     public let port: Int
 
-    /// Starts `.build/debug/<product>` with `environment` (plus PATH) and waits until its `/health` answers.
-    public init(product: String, port: Int, environment: [String: String]) async throws {
+    /// Starts `.build/debug/<product> <arguments>` with `environment` (plus PATH) and waits until its `/health` answers.
+    public init(product: String, arguments: [String] = ["serve"], port: Int, environment: [String: String]) async throws {
         self.port = port
         let binary = TestSupport.repositoryRoot.appendingPathComponent(".build/debug/\(product)")
         process.executableURL = binary
-        process.arguments = ["serve"]
+        process.arguments = arguments
         process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""]) { $1 }
         process.standardOutput = FileHandle.nullDevice
         try process.run()

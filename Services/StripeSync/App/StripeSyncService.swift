@@ -18,13 +18,15 @@ public enum StripeSyncService: RevmeshService {
         var app = await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
             let http = environment.internalClient.http
             let platform = StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.stripeAPIBase, logger: environment.logger)
-            ConnectRoutes(
-                postgres: environment.postgres,
-                settings: settings,
-                platform: platform,
-                connect: StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.connectBase, logger: environment.logger)
-            ).addRoutes(to: router)
-            MetricsRoutes(postgres: environment.postgres).addRoutes(to: router)
+            if settings.serveAPI {
+                ConnectRoutes(
+                    postgres: environment.postgres,
+                    settings: settings,
+                    platform: platform,
+                    connect: StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.connectBase, logger: environment.logger)
+                ).addRoutes(to: router)
+                MetricsRoutes(postgres: environment.postgres).addRoutes(to: router)
+            }
             workers = (0..<settings.workers).map { _ in
                 SyncWorker(postgres: environment.postgres, stripe: platform, logger: environment.logger, lease: settings.jobLease, pollInterval: settings.pollInterval)
             }

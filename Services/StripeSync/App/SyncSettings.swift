@@ -12,6 +12,8 @@ public struct SyncSettings: Sendable {
     public var appURL: String
     /// Sync workers in this process (`SYNC_WORKERS`, default 1; 0 for API-only replicas).
     public var workers = 1
+    /// False in `stripe-sync worker`: no public routes, only the probes.
+    public var serveAPI = true
     public var jobLease: Duration = .seconds(60)
     public var pollInterval: Duration = .seconds(1)
     let cipher: TokenCipher
@@ -38,6 +40,7 @@ public struct SyncSettings: Sendable {
             stateKey: SymmetricKey(data: SHA256.hash(data: Data(("connect-state:" + internalSecret).utf8)))
         )
         settings.workers = try environment.integer("SYNC_WORKERS", default: 1, in: 0...64)
+        settings.jobLease = .seconds(try environment.integer("SYNC_JOB_LEASE_SECONDS", default: 60, in: 2...3_600))
         return settings
     }
 
