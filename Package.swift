@@ -131,7 +131,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "StripeSyncTests",
-        dependencies: ["StripeSync", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: ["StripeSync", "InsightsUsage", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Tests/StripeSyncTests"
     ),
     .testTarget(

@@ -5,9 +5,10 @@ import HummingbirdTesting
 import PostgresNIO
 import Sandbox
 import ServiceKit
-@testable import StripeSync
 import TestSupport
 import Testing
+
+@testable import StripeSync
 
 /// Connect through the gateway, with the sandbox as Stripe's OAuth.
 struct ConnectHarness: Sendable {
@@ -16,7 +17,7 @@ struct ConnectHarness: Sendable {
     let stripe: any TestClientProtocol
     let sandbox: Sandbox
 
-    static func run(workers: Int = 0, _ test: @Sendable (ConnectHarness) async throws -> Void) async throws {
+    static func run(workers: Int = 0, usageURL: String? = nil, _ test: @Sendable (ConnectHarness) async throws -> Void) async throws {
         try await TestSupport.withSandbox { sandbox, stripe in
             var settings = SyncSettings(
                 stripeSecretKey: "sk_test_platform",
@@ -28,6 +29,7 @@ struct ConnectHarness: Sendable {
                 stateKey: SymmetricKey(data: Data(repeating: 8, count: 32))
             )
             settings.workers = workers
+            settings.insightsUsageURL = usageURL ?? "http://127.0.0.1:\(TestSupport.closedPort())"
             settings.pollInterval = .milliseconds(20)
             settings.jobLease = .seconds(3)
             let app = await StripeSyncService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)
@@ -70,108 +72,120 @@ struct ConnectHarness: Sendable {
     }
 }
 
-@Suite struct ConnectTests {
-    @Test func connectingStoresTheAccountWithEncryptedTokensAndQueuesTheFirstSync() async throws {
-        try await ConnectHarness.run { h async throws in
-            let user = try await ConnectHarness.user()
-            let account = "acct_" + UUID().uuidString.prefix(8)
-            h.sandbox.connect.addAccount(id: account, name: "Acme Analytics", currency: "eur")
-            let done = try await h.callback(try await h.authorize(user.token, account: account))
-            #expect(done.status == .found)
-            #expect(done.headers[.location] == ConnectHarness.appURL + "/dashboard?connected=true")
-            let connections = try await h.connections(user.token)
-            #expect(connections.map(\.stripeAccountId) == [account])
-            #expect(connections.first?.businessName == "Acme Analytics")
-            #expect(connections.first?.defaultCurrency == "eur")
-            #expect(connections.first?.syncStatus == "queued")
-            let (stored, jobs) = try await TestSupport.withPostgres { client in
-                var stored = ""
-                for try await text in try await client.query(
-                    "SELECT access_token_ciphertext || coalesce(refresh_token_ciphertext, '') FROM sync.stripe_connections WHERE stripe_account_id = \(account)",
-                    logger: TestSupport.logger
-                ).decode(String.self) { stored = text }
-                var jobs = 0
-                for try await count in try await client.query(
-                    "SELECT count(*)::int FROM sync.sync_jobs j JOIN sync.stripe_connections c ON c.id = j.connection_id WHERE c.stripe_account_id = \(account) AND j.kind = 'full'",
-                    logger: TestSupport.logger
-                ).decode(Int.self) { jobs = count }
-                return (stored, jobs)
+/// Connect and sync tests share the job queue (a worker takes any connection's job), so they run one at a time.
+@Suite(.serialized) struct StripeSyncIntegrationTests {}
+
+extension StripeSyncIntegrationTests {
+    @Suite struct ConnectTests {
+        @Test func connectingStoresTheAccountWithEncryptedTokensAndQueuesTheFirstSync() async throws {
+            try await ConnectHarness.run { h async throws in
+                let user = try await ConnectHarness.user()
+                let account = "acct_" + UUID().uuidString.prefix(8)
+                h.sandbox.connect.addAccount(id: account, name: "Acme Analytics", currency: "eur")
+                let done = try await h.callback(try await h.authorize(user.token, account: account))
+                #expect(done.status == .found)
+                #expect(done.headers[.location] == ConnectHarness.appURL + "/dashboard?connected=true")
+                let connections = try await h.connections(user.token)
+                #expect(connections.map(\.stripeAccountId) == [account])
+                #expect(connections.first?.businessName == "Acme Analytics")
+                #expect(connections.first?.defaultCurrency == "eur")
+                #expect(connections.first?.syncStatus == "queued")
+                let (stored, jobs) = try await TestSupport.withPostgres { client in
+                    var stored = ""
+                    for try await text in try await client.query(
+                        "SELECT access_token_ciphertext || coalesce(refresh_token_ciphertext, '') FROM sync.stripe_connections WHERE stripe_account_id = \(account)",
+                        logger: TestSupport.logger
+                    ).decode(String.self) { stored = text }
+                    var jobs = 0
+                    for try await count in try await client.query(
+                        "SELECT count(*)::int FROM sync.sync_jobs j JOIN sync.stripe_connections c ON c.id = j.connection_id WHERE c.stripe_account_id = \(account) AND j.kind = 'full'",
+                        logger: TestSupport.logger
+                    ).decode(Int.self) { jobs = count }
+                    return (stored, jobs)
+                }
+                #expect(!stored.isEmpty && !stored.contains("sk_test_connected") && !stored.contains("rt_acct"))
+                #expect(jobs == 1)
             }
-            #expect(!stored.isEmpty && !stored.contains("sk_test_connected") && !stored.contains("rt_acct"))
-            #expect(jobs == 1)
         }
-    }
 
-    @Test func badExpiredAndReplayedStatesAreRefusedAndStoreNothing() async throws {
-        try await ConnectHarness.run { h async throws in
-            let user = try await ConnectHarness.user()
-            let query = try await h.authorize(user.token)
-            let tampered = query.replacingOccurrences(of: "state=", with: "state=x")
-            let bad = try await h.callback(tampered)
-            #expect(bad.status == .badRequest)
-            #expect(String(buffer: bad.body).contains("invalid_state"))
+        @Test func badExpiredAndReplayedStatesAreRefusedAndStoreNothing() async throws {
+            try await ConnectHarness.run { h async throws in
+                let user = try await ConnectHarness.user()
+                let query = try await h.authorize(user.token)
+                let tampered = query.replacingOccurrences(of: "state=", with: "state=x")
+                let bad = try await h.callback(tampered)
+                #expect(bad.status == .badRequest)
+                #expect(String(buffer: bad.body).contains("invalid_state"))
 
-            let expiredState = try ConnectState(userID: user.id, nonce: "old", expiresAt: Int(Date().timeIntervalSince1970) - 1)
-                .signed(with: SymmetricKey(data: Data(repeating: 8, count: 32)))
-            let expired = try await h.callback("code=ac_x&state=" + expiredState)
-            #expect(String(buffer: expired.body).contains("state_expired"))
+                let expiredState = try ConnectState(userID: user.id, nonce: "old", expiresAt: Int(Date().timeIntervalSince1970) - 1)
+                    .signed(with: SymmetricKey(data: Data(repeating: 8, count: 32)))
+                let expired = try await h.callback("code=ac_x&state=" + expiredState)
+                #expect(String(buffer: expired.body).contains("state_expired"))
 
-            #expect(try await h.callback(query).status == .found)
-            let replayed = try await h.callback(query)
-            #expect(replayed.status == .badRequest)
-            #expect(String(buffer: replayed.body).contains("state_already_used"))
-            #expect(try await h.connections(user.token).count == 1)
+                #expect(try await h.callback(query).status == .found)
+                let replayed = try await h.callback(query)
+                #expect(replayed.status == .badRequest)
+                #expect(String(buffer: replayed.body).contains("state_already_used"))
+                #expect(try await h.connections(user.token).count == 1)
+            }
         }
-    }
 
-    @Test func aRefusedCodeIsAClearErrorAndStoresNothing() async throws {
-        try await ConnectHarness.run { h async throws in
-            let user = try await ConnectHarness.user()
-            let first = try await h.authorize(user.token)
-            let code = try #require(first.split(separator: "&").first { $0.hasPrefix("code=") })
-            #expect(try await h.callback(first).status == .found)
-            // A fresh state with an already-exchanged code: Stripe answers invalid_grant.
-            let second = try await h.authorize(user.token)
-            let reused = second.split(separator: "&").map { $0.hasPrefix("code=") ? code : $0 }.joined(separator: "&")
-            let refused = try await h.callback(reused)
-            #expect(refused.status == .badRequest)
-            #expect(String(buffer: refused.body).contains("invalid_grant"))
-            #expect(try await h.connections(user.token).count == 1)
+        @Test func aRefusedCodeIsAClearErrorAndStoresNothing() async throws {
+            try await ConnectHarness.run { h async throws in
+                let user = try await ConnectHarness.user()
+                let first = try await h.authorize(user.token)
+                let code = try #require(first.split(separator: "&").first { $0.hasPrefix("code=") })
+                #expect(try await h.callback(first).status == .found)
+                // A fresh state with an already-exchanged code: Stripe answers invalid_grant.
+                let second = try await h.authorize(user.token)
+                let reused = second.split(separator: "&").map { $0.hasPrefix("code=") ? code : $0 }.joined(separator: "&")
+                let refused = try await h.callback(reused)
+                #expect(refused.status == .badRequest)
+                #expect(String(buffer: refused.body).contains("invalid_grant"))
+                #expect(try await h.connections(user.token).count == 1)
+            }
         }
-    }
 
-    @Test func anAccountConnectedByAnotherUserIs409() async throws {
-        try await ConnectHarness.run { h async throws in
-            let account = "acct_" + UUID().uuidString.prefix(8)
-            let owner = try await ConnectHarness.user()
-            let other = try await ConnectHarness.user()
-            #expect(try await h.callback(try await h.authorize(owner.token, account: account)).status == .found)
-            let refused = try await h.callback(try await h.authorize(other.token, account: account))
-            #expect(refused.status == .conflict)
-            #expect(String(buffer: refused.body).contains("account_already_connected"))
-            #expect(try await h.connections(other.token).isEmpty)
-            // The owner connecting again refreshes the same connection.
-            #expect(try await h.callback(try await h.authorize(owner.token, account: account)).status == .found)
-            #expect(try await h.connections(owner.token).count == 1)
+        @Test func anAccountConnectedByAnotherUserIs409() async throws {
+            try await ConnectHarness.run { h async throws in
+                let account = "acct_" + UUID().uuidString.prefix(8)
+                let owner = try await ConnectHarness.user()
+                let other = try await ConnectHarness.user()
+                #expect(try await h.callback(try await h.authorize(owner.token, account: account)).status == .found)
+                let refused = try await h.callback(try await h.authorize(other.token, account: account))
+                #expect(refused.status == .conflict)
+                #expect(String(buffer: refused.body).contains("account_already_connected"))
+                #expect(try await h.connections(other.token).isEmpty)
+                // The owner connecting again refreshes the same connection.
+                #expect(try await h.callback(try await h.authorize(owner.token, account: account)).status == .found)
+                #expect(try await h.connections(owner.token).count == 1)
+            }
         }
-    }
 
-    @Test func onlyTheOwnerSeesSyncsOrDisconnects() async throws {
-        try await ConnectHarness.run { h async throws in
-            let owner = try await ConnectHarness.user()
-            let stranger = try await ConnectHarness.user()
-            #expect(try await h.callback(try await h.authorize(owner.token)).status == .found)
-            let connection = try #require(try await h.connections(owner.token).first)
-            let path = "/api/stripe/connections/\(connection.id)"
-            #expect(try await h.gateway.execute(uri: path + "/sync", method: .post, headers: [.authorization: "Bearer \(stranger.token)"]).status == .notFound)
-            #expect(try await h.gateway.execute(uri: path, method: .delete, headers: [.authorization: "Bearer \(stranger.token)"]).status == .notFound)
-            // A sync is already queued: asking again queues nothing more.
-            let again = try await h.gateway.execute(uri: path + "/sync", method: .post, headers: [.authorization: "Bearer \(owner.token)"])
-            #expect(again.status == .accepted)
-            #expect(String(buffer: again.body) == #"{"queued":0}"#)
-            #expect(try await h.gateway.execute(uri: path, method: .delete, headers: [.authorization: "Bearer \(owner.token)"]).status == .noContent)
-            #expect(h.sandbox.connect.deauthorized.contains(connection.stripeAccountId))
-            #expect(try await h.connections(owner.token).isEmpty)
+        @Test func onlyTheOwnerSeesSyncsOrDisconnects() async throws {
+            try await ConnectHarness.run { h async throws in
+                let owner = try await ConnectHarness.user()
+                let stranger = try await ConnectHarness.user()
+                #expect(try await h.callback(try await h.authorize(owner.token)).status == .found)
+                let connection = try #require(try await h.connections(owner.token).first)
+                let path = "/api/stripe/connections/\(connection.id)"
+                #expect(
+                    try await h.gateway.execute(uri: path + "/sync", method: .post, headers: [.authorization: "Bearer \(stranger.token)"]).status
+                        == .notFound
+                )
+                #expect(
+                    try await h.gateway.execute(uri: path, method: .delete, headers: [.authorization: "Bearer \(stranger.token)"]).status == .notFound
+                )
+                // A sync is already queued: asking again queues nothing more.
+                let again = try await h.gateway.execute(uri: path + "/sync", method: .post, headers: [.authorization: "Bearer \(owner.token)"])
+                #expect(again.status == .accepted)
+                #expect(String(buffer: again.body) == #"{"queued":0}"#)
+                #expect(
+                    try await h.gateway.execute(uri: path, method: .delete, headers: [.authorization: "Bearer \(owner.token)"]).status == .noContent
+                )
+                #expect(h.sandbox.connect.deauthorized.contains(connection.stripeAccountId))
+                #expect(try await h.connections(owner.token).isEmpty)
+            }
         }
     }
 }

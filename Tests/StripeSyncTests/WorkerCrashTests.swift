@@ -6,7 +6,7 @@ import ServiceKit
 import TestSupport
 import Testing
 
-extension SyncWorkerTests {
+extension StripeSyncIntegrationTests.SyncWorkerTests {
     /// A worker process killed with SIGKILL mid-sync: its lease runs out, another worker takes the job, and every
     /// object ends up in the cache exactly once.
     @Test func aKilledWorkersJobIsFinishedByAnother() async throws {

@@ -22,6 +22,8 @@ public enum TestSupport {
         "STRIPE_SECRET_KEY": "sk_test_revmesh_tests",
         "STRIPE_CLIENT_ID": "ca_test_revmesh",
         "TOKEN_ENCRYPTION_KEY": tokenEncryptionKey,
+        // Sync workers take any connection's job; only the stripe-sync tests run them, one test at a time.
+        "SYNC_WORKERS": "0",
     ]
     public static let tokenEncryptionKey = Data(repeating: 7, count: 32).base64EncodedString()
 

@@ -27,8 +27,16 @@ public enum StripeSyncService: RevmeshService {
                 ).addRoutes(to: router)
                 MetricsRoutes(postgres: environment.postgres).addRoutes(to: router)
             }
+            let usage = UsageReporter(postgres: environment.postgres, client: environment.internalClient, usageURL: settings.insightsUsageURL)
             workers = (0..<settings.workers).map { _ in
-                SyncWorker(postgres: environment.postgres, stripe: platform, logger: environment.logger, lease: settings.jobLease, pollInterval: settings.pollInterval)
+                SyncWorker(
+                    postgres: environment.postgres,
+                    stripe: platform,
+                    usage: usage,
+                    logger: environment.logger,
+                    lease: settings.jobLease,
+                    pollInterval: settings.pollInterval
+                )
             }
         }
         app.addServices(workers)

@@ -111,5 +111,19 @@ enum SyncMigrations {
                 """,
             ]
         ),
+        Migration(
+            4,
+            "transaction volume reported to insights-usage",
+            [
+                """
+                CREATE TABLE sync.usage_reports (
+                    connection_id uuid NOT NULL REFERENCES sync.stripe_connections (id) ON DELETE CASCADE,
+                    month text NOT NULL,
+                    reported bigint NOT NULL,
+                    PRIMARY KEY (connection_id, month)
+                )
+                """,
+            ]
+        ),
     ]
 }

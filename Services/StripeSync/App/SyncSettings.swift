@@ -10,6 +10,8 @@ public struct SyncSettings: Sendable {
     public var stripeAPIBase: String
     public var connectBase: String
     public var appURL: String
+    /// Where each sync's transaction volume is reported.
+    public var insightsUsageURL = "http://127.0.0.1:8103"
     /// Sync workers in this process (`SYNC_WORKERS`, default 1; 0 for API-only replicas).
     public var workers = 1
     /// False in `stripe-sync worker`: no public routes, only the probes.
@@ -40,6 +42,7 @@ public struct SyncSettings: Sendable {
             stateKey: SymmetricKey(data: SHA256.hash(data: Data(("connect-state:" + internalSecret).utf8)))
         )
         settings.workers = try environment.integer("SYNC_WORKERS", default: 1, in: 0...64)
+        settings.insightsUsageURL = try environment.url("INSIGHTS_USAGE_URL", default: "http://127.0.0.1:8103")
         settings.jobLease = .seconds(try environment.integer("SYNC_JOB_LEASE_SECONDS", default: 60, in: 2...3_600))
         return settings
     }

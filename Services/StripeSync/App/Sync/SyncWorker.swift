@@ -19,15 +19,17 @@ struct SyncJob: Sendable {
 final class SyncWorker: Service, Sendable {
     let postgres: PostgresClient
     let stripe: StripeClient
+    let usage: UsageReporter
     let logger: Logger
     let workerID = "sync-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
     let lease: Duration
     let pollInterval: Duration
     let retry = RetryPolicy(maxRetries: 5, baseDelay: .seconds(30), maxDelay: .seconds(1_800))
 
-    init(postgres: PostgresClient, stripe: StripeClient, logger: Logger, lease: Duration = .seconds(60), pollInterval: Duration = .seconds(1)) {
+    init(postgres: PostgresClient, stripe: StripeClient, usage: UsageReporter, logger: Logger, lease: Duration, pollInterval: Duration) {
         self.postgres = postgres
         self.stripe = stripe
+        self.usage = usage
         self.logger = logger
         self.lease = lease
         self.pollInterval = pollInterval
@@ -101,6 +103,7 @@ final class SyncWorker: Service, Sendable {
             }
             try await SnapshotBuilder.rebuild(connectionID: job.connectionID, account: job.accountID, postgres: postgres, logger: logger)
             try await finish(job, error: nil)
+            await usage.report(connectionID: job.connectionID, account: job.accountID, logger: logger)
             logger.info("sync finished", metadata: ["customers": "\(counts.customers)", "subscriptions": "\(counts.subscriptions)"])
         } catch is CancellationError {
             // Shutting down: the lease runs out and another worker takes the job.
