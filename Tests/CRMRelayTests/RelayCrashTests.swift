@@ -57,16 +57,16 @@ extension RelayDeliveryTests {
             let first = try await ServiceProcess(product: "crm-relay", port: port, environment: environment)
             accepted += try await send(250, from: 0, to: first)
             try await TestSupport.eventually("deliveries to be in flight") { sandbox.crm.receipts.count >= 20 }
-            first.kill()
+            try await first.kill()
             #expect(sandbox.crm.receipts.count < 250, "the kill came after every delivery; the test proves nothing")
 
             let second = try await ServiceProcess(product: "crm-relay", port: port, environment: environment)
-            defer { second.stop() }
             accepted += try await send(250, from: 250, to: second)
             let expected = Set(accepted)
             try await TestSupport.eventually("all 500 events at the CRM", timeout: .seconds(60)) {
                 Set(sandbox.crm.receipts.compactMap(\.eventID)).isSuperset(of: expected)
             }
+            try await second.stop()
             #expect(accepted.count == 500)
             let receipts = sandbox.crm.receipts
             #expect(Set(receipts.compactMap(\.eventID)) == Set(accepted))

@@ -18,6 +18,7 @@ struct ConnectHarness: Sendable {
     let sandbox: Sandbox
 
     static func run(workers: Int = 0, usageURL: String? = nil, _ test: @Sendable (ConnectHarness) async throws -> Void) async throws {
+        if workers > 0 { try await emptyTheQueue() }
         try await TestSupport.withSandbox { sandbox, stripe in
             var settings = SyncSettings(
                 stripeSecretKey: "sk_test_platform",
@@ -38,6 +39,15 @@ struct ConnectHarness: Sendable {
                     try await test(ConnectHarness(gateway: gateway, stripe: stripe, sandbox: sandbox))
                 }
             }
+        }
+    }
+
+    /// Workers take any connection's job; jobs left by earlier tests point at sandboxes that are gone, and would
+    /// keep a test's worker busy failing them.
+    static func emptyTheQueue() async throws {
+        try await TestSupport.withPostgres { client in
+            try await StripeSyncService.descriptor.migrationRunner.run(on: client, logger: TestSupport.logger)
+            try await client.query("DELETE FROM sync.sync_jobs WHERE status IN ('queued', 'running')", logger: TestSupport.logger)
         }
     }
 

@@ -16,8 +16,8 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             // Slow answers keep the sync running when the kill comes.
             sandbox.faults.add(Fault(pathPrefix: "/v1/", delayMilliseconds: 40, times: nil))
             let connectionID = UUID()
+            try await ConnectHarness.emptyTheQueue()
             try await TestSupport.withPostgres { client in
-                try await StripeSyncService.descriptor.migrationRunner.run(on: client, logger: TestSupport.logger)
                 try await client.query(
                     """
                     INSERT INTO sync.stripe_connections (id, user_id, stripe_account_id, access_token_ciphertext, token_key_id, sync_status)
@@ -44,11 +44,10 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             ]
             let first = try await ServiceProcess(product: "stripe-sync", arguments: ["worker"], port: port, environment: environment)
             try await TestSupport.eventually("the sync to be under way") { try await Self.cached("customers_cache", account: account) > 0 }
-            first.kill()
+            try await first.kill()
             #expect(try await Self.cached("charges_cache", account: account) < 1_500, "the kill came after the sync; the test proves nothing")
 
             let second = try await ServiceProcess(product: "stripe-sync", arguments: ["worker"], port: port, environment: environment)
-            defer { second.stop() }
             try await TestSupport.eventually("another worker to finish the job", timeout: .seconds(120)) {
                 try await TestSupport.withPostgres { client in
                     for try await status in try await client.query(
@@ -58,6 +57,7 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
                     return false
                 }
             }
+            try await second.stop()
             for table in ["customers_cache", "subscriptions_cache", "invoices_cache", "charges_cache"] {
                 #expect(try await Self.cached(table, account: account) == 1_500, "\(table)")
             }

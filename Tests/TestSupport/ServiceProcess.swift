@@ -27,18 +27,24 @@ public final class ServiceProcess: @unchecked Sendable {
     public var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// SIGKILL: no graceful shutdown, in-flight work is simply lost.
-    public func kill() {
+    public func kill() async throws {
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        try await exited()
     }
 
     /// SIGTERM, then waits for the process to end.
-    public func stop() {
+    public func stop() async throws {
         guard process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        try await exited()
     }
 
+    /// Waits without blocking a thread (`waitUntilExit` would hold one of the few the tests share).
+    private func exited() async throws {
+        try await TestSupport.eventually("the process to exit", timeout: .seconds(20)) { !self.process.isRunning }
+    }
+
+    /// A process a failing test left behind is killed, not waited for.
     deinit { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
 }
 

@@ -48,7 +48,10 @@ public enum TestSupport {
     /// Runs `body` with a live Postgres client.
     @discardableResult
     public static func withPostgres<Value: Sendable>(_ body: @Sendable (PostgresClient) async throws -> Value) async throws -> Value {
-        let client = PostgresClient(configuration: try database(), backgroundLogger: logger)
+        // The pool warns when a lease comes before `run()` is scheduled, which is the usual order here and harmless.
+        var quiet = logger
+        quiet.logLevel = .error
+        let client = PostgresClient(configuration: try database(), backgroundLogger: quiet)
         return try await withThrowingTaskGroup(of: Value?.self) { group in
             group.addTask {
                 await client.run()
