@@ -75,7 +75,10 @@ var targets: [Target] = [
     ),
     .target(
         name: "TestSupport",
-        dependencies: [serviceKit, "Sandbox", "Gateway", "StripeKit", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: [
+            serviceKit, "Sandbox", "Gateway", "StripeKit", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
         path: "Tests/TestSupport"
     ),
     .testTarget(name: "PlanKitTests", dependencies: ["PlanKit"], path: "Tests/PlanKitTests"),
@@ -125,7 +128,8 @@ var targets: [Target] = [
     .testTarget(
         name: "InsightsUsageTests",
         dependencies: [
-            "InsightsUsage", "BillingWebhooks", "PlanKit", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            "InsightsUsage", "BillingWebhooks", "StripeSync", "StripeKit", "Contracts", "PlanKit", "TestSupport", "Sandbox",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
         ],
         path: "Tests/InsightsUsageTests"
     ),

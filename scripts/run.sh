@@ -65,7 +65,7 @@ echo "postgres on 127.0.0.1:$POSTGRES_PORT (data in $DATA/postgres)"
 swift build
 BIN=$(swift build --show-bin-path)
 
-# The sandbox stands in for each outside system whose keys are not set (Stripe, the CRM), on :8199.
+# The sandbox stands in for each outside system whose keys are not set (Stripe, the CRM, OpenAI), on :8199.
 sandbox_port="${SANDBOX_PORT:-8199}"
 sandbox_url="http://127.0.0.1:$sandbox_port"
 need_sandbox=
@@ -81,6 +81,11 @@ if [ -z "${CRM_WEBHOOK_URL:-}" ]; then
   need_sandbox=1
   export CRM_WEBHOOK_URL="$sandbox_url/crm/webhooks" CRM_API_KEY=crm_sandbox_key
   echo "no CRM_WEBHOOK_URL: the sandbox plays the CRM"
+fi
+if [ -z "${OPENAI_API_KEY:-}" ]; then
+  need_sandbox=1
+  export OPENAI_API_KEY=openai_sandbox_key OPENAI_BASE_URL="$sandbox_url/v1"
+  echo "no OPENAI_API_KEY: the sandbox plays the model that writes insight narratives"
 fi
 if [ -n "$need_sandbox" ]; then
   SANDBOX_PORT="$sandbox_port" SANDBOX_PUBLIC_URL="http://localhost:$sandbox_port" \

@@ -23,6 +23,12 @@ public enum Tier: String, Codable, CaseIterable, Comparable, Sendable {
         }
     }
 
+    /// Paid tiers go past their limits and pay overage; starter is free, so past a limit it is asked to upgrade.
+    public var billsOverage: Bool { self != .starter }
+
+    /// The next tier up, if any.
+    public var next: Tier? { Tier.allCases.first { $0 > self } }
+
     public static func < (lhs: Tier, rhs: Tier) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }

@@ -15,7 +15,7 @@ public struct UsageBill: Codable, Sendable, Equatable {
 
     public init(tier: Tier, aiInsights: Int64, transactionVolume: Int64) {
         let limits = tier.limits
-        let charged = tier != .starter
+        let charged = tier.billsOverage
         let insightsOver = charged ? Self.over(aiInsights, limits.aiInsights) : 0
         let transactionsOver = charged ? Self.over(transactionVolume, limits.transactionVolume) : 0
         // Every started block of 1,000 is charged: 1 over the limit costs a whole block.

@@ -7,17 +7,24 @@ import NIOCore
 import PlanKit
 import Sandbox
 import ServiceKit
+import StripeSync
 import TestSupport
 import Testing
 
-/// insights-usage with billing-webhooks behind the real gateway.conf, the sandbox as Stripe.
+/// insights-usage with billing-webhooks and stripe-sync (no workers) behind the real gateway.conf, the sandbox as
+/// Stripe and as the model.
 struct UsageHarness: Sendable {
     let gateway: any TestClientProtocol
     let usage: any TestClientProtocol
     let stripe: any TestClientProtocol
     let sandbox: Sandbox
 
-    static func run(billingReachable: Bool = true, _ test: @Sendable (UsageHarness) async throws -> Void) async throws {
+    /// `modelTimeout` nil: no model is configured and the built-in engine writes every narrative.
+    static func run(
+        billingReachable: Bool = true,
+        modelTimeout: Duration? = .seconds(10),
+        _ test: @Sendable (UsageHarness) async throws -> Void
+    ) async throws {
         try await TestSupport.withSandbox { sandbox, stripe in
             let billingSettings = BillingSettings(
                 stripeSecretKey: "sk_test_usage",
@@ -26,14 +33,23 @@ struct UsageHarness: Sendable {
                 appURL: "https://app.example.com"
             )
             let billing = await BillingWebhooksService.buildApplication(try TestSupport.serviceConfiguration(), settings: billingSettings)
+            let sync = try await StripeSyncService.buildApplication(
+                try TestSupport.serviceConfiguration(environment: TestSupport.serviceVariables.merging(["STRIPE_API_BASE": stripe.baseURL]) { $1 })
+            )
             try await billing.test(.live) { billingClient in
-                let billingURL = billingReachable ? billingClient.baseURL : "http://127.0.0.1:\(TestSupport.closedPort())"
-                let usageApp = await InsightsUsageService.buildApplication(try TestSupport.serviceConfiguration(), settings: UsageSettings(billingURL: billingURL))
-                try await usageApp.test(.live) { usage in
-                    let services = ["billing-webhooks": billingClient.baseURL, "insights-usage": usage.baseURL]
-                    try await TestSupport.withGateway(services: services) { gateway in
-                        sandbox.stripe.setWebhook(url: gateway.baseURL + "/api/webhooks/stripe-billing", secret: TestSupport.stripeWebhookSecret)
-                        try await test(UsageHarness(gateway: gateway, usage: usage, stripe: stripe, sandbox: sandbox))
+                try await sync.test(.live) { syncClient in
+                    var settings = UsageSettings(billingURL: billingReachable ? billingClient.baseURL : "http://127.0.0.1:\(TestSupport.closedPort())")
+                    settings.stripeSyncURL = syncClient.baseURL
+                    settings.model = modelTimeout.map {
+                        ModelSettings(apiKey: sandbox.openAI.apiKey, baseURL: stripe.baseURL + "/v1", model: "sandbox-model", timeout: $0)
+                    }
+                    let usageApp = await InsightsUsageService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)
+                    try await usageApp.test(.live) { usage in
+                        let services = ["billing-webhooks": billingClient.baseURL, "insights-usage": usage.baseURL, "stripe-sync": syncClient.baseURL]
+                        try await TestSupport.withGateway(services: services) { gateway in
+                            sandbox.stripe.setWebhook(url: gateway.baseURL + "/api/webhooks/stripe-billing", secret: TestSupport.stripeWebhookSecret)
+                            try await test(UsageHarness(gateway: gateway, usage: usage, stripe: stripe, sandbox: sandbox))
+                        }
                     }
                 }
             }

@@ -17,6 +17,7 @@ public struct SandboxSettings: Sendable {
     /// The Bearer key the fake CRM accepts.
     public var crmAPIKey = "crm_sandbox_key"
     public var revioAPIKey = "revio_sandbox_key"
+    public var openAIAPIKey = "openai_sandbox_key"
     /// The size and seed of the generated Revio customer base.
     public var revioCustomers = 1_000
     public var revioSeed: UInt64 = 7
@@ -33,6 +34,7 @@ public struct SandboxSettings: Sendable {
         settings.stripeWebhookSecret = environment.optional("SANDBOX_STRIPE_WEBHOOK_SECRET")
         settings.crmAPIKey = environment.optional("SANDBOX_CRM_API_KEY") ?? settings.crmAPIKey
         settings.revioAPIKey = environment.optional("SANDBOX_REVIO_API_KEY") ?? settings.revioAPIKey
+        settings.openAIAPIKey = environment.optional("SANDBOX_OPENAI_API_KEY") ?? settings.openAIAPIKey
         settings.revioCustomers = try environment.integer("SANDBOX_REVIO_CUSTOMERS", default: 1_000, in: 0...1_000_000)
         settings.logLevel = try environment.logLevel()
         return settings
@@ -45,6 +47,7 @@ public struct Sandbox: Sendable {
     public let stripe: StripeFake
     public let crm: CRMFake
     public let revio: RevioFake
+    public let openAI: OpenAIFake
     public let connect = ConnectFake()
     let http: HTTPClient
     let settings: SandboxSettings
@@ -61,6 +64,7 @@ public struct Sandbox: Sendable {
         )
         crm = CRMFake(apiKey: settings.crmAPIKey)
         revio = RevioFake(size: settings.revioCustomers, seed: settings.revioSeed, apiKey: settings.revioAPIKey)
+        openAI = OpenAIFake(apiKey: settings.openAIAPIKey)
     }
 
     /// With `port` 0 the checkout links need the bound port: pass it once known (tests do, from the live client).
@@ -89,6 +93,7 @@ public struct Sandbox: Sendable {
         stripe.addRoutes(to: router)
         crm.addRoutes(to: router)
         revio.addRoutes(to: router)
+        openAI.addRoutes(to: router)
         connect.addRoutes(to: router)
         var app = Application(router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "sandbox"), logger: logger)
         app.addServices(HTTPClientService(client: http))

@@ -4,6 +4,7 @@ import Gateway
 import Hummingbird
 import HummingbirdTesting
 import ServiceKit
+import ServiceLifecycle
 
 extension TestSupport {
     public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -54,25 +55,34 @@ extension TestSupport {
 
 extension TestSupport {
     /// Runs a service application on the port its configuration names (for a service that must be reachable at an
-    /// address chosen before it starts), until `body` returns.
+    /// address chosen before it starts), until `body` returns; then shuts it down gracefully, as SIGTERM would.
+    /// (Cancelling it instead would stop Postgres while its services still write to it, and a query on a stopped
+    /// `PostgresClient` never returns.)
     public static func withRunningService<Value: Sendable>(
         _ app: ServiceApplication,
         port: Int,
         _ body: @Sendable () async throws -> Value
     ) async throws -> Value {
-        try await withThrowingTaskGroup(of: Value?.self) { group in
+        let services = ServiceGroup(configuration: .init(services: [app], logger: app.logger))
+        return try await withThrowingTaskGroup(of: Value?.self) { group in
             group.addTask {
-                try await app.runService(gracefulShutdownSignals: [])
+                try await services.run()
                 return nil
             }
-            defer { group.cancelAll() }
-            try await withHTTPClient { http in
-                try await eventually("the service on port \(port) to answer /health") {
-                    let response = try? await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1))
-                    return response?.status == .ok
+            do {
+                try await withHTTPClient { http in
+                    try await eventually("the service on port \(port) to answer /health") {
+                        let response = try? await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1))
+                        return response?.status == .ok
+                    }
                 }
+                let value = try await body()
+                await services.triggerGracefulShutdown()
+                return value
+            } catch {
+                await services.triggerGracefulShutdown()
+                throw error
             }
-            return try await body()
         }
     }
 }

@@ -1,7 +1,6 @@
 import ServiceKit
 
-/// insights-usage: usage metering against tier limits and overage billing (AI insights come with stripe-sync's
-/// metrics).
+/// insights-usage: usage metering against tier limits, overage billing, and AI insights on stripe-sync's metrics.
 public enum InsightsUsageService: RevmeshService {
     public static let descriptor = ServiceDescriptor(name: "insights-usage", schema: "usage", defaultPort: 8103, migrations: UsageMigrations.all)
 
@@ -17,6 +16,12 @@ public enum InsightsUsageService: RevmeshService {
         await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
             let accounts = AccountDirectory(client: environment.internalClient, billingURL: settings.billingURL, ttl: settings.accountCacheTTL)
             UsageRoutes(postgres: environment.postgres, accounts: accounts).addRoutes(to: router)
+            InsightRoutes(
+                postgres: environment.postgres,
+                accounts: accounts,
+                metrics: MetricsSource(client: environment.internalClient, syncURL: settings.stripeSyncURL),
+                narrator: settings.model.map { ModelNarrator(http: environment.internalClient.http, settings: $0) }
+            ).addRoutes(to: router)
         }
     }
 }

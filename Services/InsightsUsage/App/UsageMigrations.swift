@@ -1,6 +1,6 @@
 import ServiceKit
 
-/// The `usage` schema: metered events, as the seed's `usage_events`, made idempotent per user.
+/// The `usage` schema: metered events, as the seed's `usage_events`, made idempotent per user; generated insights.
 enum UsageMigrations {
     static let all = [
         Migration(
@@ -23,6 +23,28 @@ enum UsageMigrations {
                 """,
                 "CREATE INDEX usage_events_user_time ON usage.usage_events (user_id, created_at)",
             ]
-        )
+        ),
+        Migration(
+            2,
+            "insights",
+            [
+                """
+                CREATE TABLE usage.insights (
+                    id uuid PRIMARY KEY,
+                    user_id text NOT NULL,
+                    connection_id uuid NOT NULL,
+                    idempotency_key text,
+                    engine text NOT NULL CHECK (engine IN ('builtin', 'openai')),
+                    model text,
+                    fallback_reason text,
+                    narrative jsonb NOT NULL,
+                    report jsonb NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    UNIQUE (user_id, idempotency_key)
+                )
+                """,
+                "CREATE INDEX insights_history ON usage.insights (user_id, connection_id, created_at DESC)",
+            ]
+        ),
     ]
 }

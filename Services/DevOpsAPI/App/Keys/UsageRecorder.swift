@@ -38,7 +38,9 @@ final class UsageRecorder: Service, Sendable {
                 await self.flush()
             }
         }
-        await flush()
+        // After a graceful shutdown Postgres is still up (it stops after this service); a cancelled task is being
+        // torn down with Postgres, and a query on a stopped client would never return.
+        if !Task.isCancelled { await flush() }
     }
 
     func flush() async {

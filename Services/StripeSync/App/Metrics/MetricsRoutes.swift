@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import Hummingbird
 import Logging
@@ -5,6 +6,8 @@ import PostgresNIO
 import ServiceKit
 
 /// `GET /api/metrics?connectionId=&days=` (the owner) and `GET /internal/connections/{id}/snapshots?days=` (services).
+extension ConnectionSnapshots: ResponseCodable {}
+
 struct MetricsRoutes {
     let postgres: PostgresClient
 
@@ -19,16 +22,9 @@ struct MetricsRoutes {
         var connectionId: UUID
         /// The connection's default currency; other currencies' numbers are in `trend` under their own code.
         var currency: String
-        var latest: Snapshot?
-        var trend: [Snapshot]
+        var latest: MetricsSnapshot?
+        var trend: [MetricsSnapshot]
         var movements: Movements
-    }
-
-    struct InternalSnapshots: ResponseCodable {
-        var connectionId: UUID
-        var userId: String
-        var currency: String
-        var snapshots: [Snapshot]
     }
 
     func addRoutes(to router: Router<ServiceRequestContext>) {
@@ -50,13 +46,13 @@ struct MetricsRoutes {
             }
             return Metrics(connectionId: id, currency: connection.currency, latest: headline.last, trend: trend, movements: movements)
         }
-        router.get("/internal/connections/{id}/snapshots") { request, context -> InternalSnapshots in
+        router.get("/internal/connections/{id}/snapshots") { request, context -> ConnectionSnapshots in
             _ = try context.requireService()
             guard let id = UUID(uuidString: try context.parameters.require("id")),
                 let connection = try await Self.connection(id, postgres: postgres, logger: context.logger)
             else { throw APIError.notFound("no such connection") }
             let snapshots = try await Self.snapshots(id, days: try Self.days(request), postgres: postgres, logger: context.logger)
-            return InternalSnapshots(connectionId: id, userId: connection.userID, currency: connection.currency, snapshots: snapshots)
+            return ConnectionSnapshots(connectionId: id, userId: connection.userID, currency: connection.currency, snapshots: snapshots)
         }
     }
 
@@ -74,8 +70,8 @@ struct MetricsRoutes {
         return nil
     }
 
-    static func snapshots(_ id: UUID, days: Int, postgres: PostgresClient, logger: Logger) async throws -> [Snapshot] {
-        var snapshots: [Snapshot] = []
+    static func snapshots(_ id: UUID, days: Int, postgres: PostgresClient, logger: Logger) async throws -> [MetricsSnapshot] {
+        var snapshots: [MetricsSnapshot] = []
         for try await row in try await postgres.query(
             """
             SELECT day::text, currency, mrr::text, arr::text, total_revenue, total_customers, active_subscriptions, arpu::text, ltv::text,
@@ -93,7 +89,7 @@ struct MetricsRoutes {
             )
             func decimal(_ text: String?) -> Decimal? { text.flatMap { Decimal(string: $0) } }
             snapshots.append(
-                Snapshot(
+                MetricsSnapshot(
                     day: columns.0, currency: columns.1, mrr: decimal(columns.2) ?? 0, arr: decimal(columns.3) ?? 0, totalRevenue: columns.4,
                     totalCustomers: columns.5, activeSubscriptions: columns.6, arpu: decimal(columns.7), ltv: decimal(columns.8),
                     customerChurnRate: decimal(columns.9), revenueChurnRate: decimal(columns.10), netRevenueChurnRate: decimal(columns.11),

@@ -1,52 +1,10 @@
+import Contracts
 import Foundation
 import Logging
 import PostgresNIO
 import RevenueMath
 import ServiceKit
 import StripeKit
-
-/// One day's metrics of one connection in one currency, as stored in `metrics_snapshots` (the seed's columns).
-/// Money is in minor units: `mrr` and the movements exactly, as decimals.
-struct Snapshot: Codable, Sendable, Equatable {
-    var day: String
-    var currency: String
-    var mrr: Decimal
-    var arr: Decimal
-    var totalRevenue: Int64
-    var totalCustomers: Int
-    var activeSubscriptions: Int
-    var arpu: Decimal?
-    var ltv: Decimal?
-    var customerChurnRate: Decimal?
-    var revenueChurnRate: Decimal?
-    var netRevenueChurnRate: Decimal?
-    var newMrr: Decimal
-    var expansionMrr: Decimal
-    var contractionMrr: Decimal
-    var churnedMrr: Decimal
-    var reactivationMrr: Decimal
-    var paymentSuccessRate: Decimal?
-    var disputeRate: Decimal?
-    var subscriptionGrowthRate: Decimal?
-
-    enum CodingKeys: String, CodingKey {
-        case day, currency, mrr, arr, arpu, ltv
-        case totalRevenue = "total_revenue"
-        case totalCustomers = "total_customers"
-        case activeSubscriptions = "active_subscriptions"
-        case customerChurnRate = "customer_churn_rate"
-        case revenueChurnRate = "revenue_churn_rate"
-        case netRevenueChurnRate = "net_revenue_churn_rate"
-        case newMrr = "new_mrr"
-        case expansionMrr = "expansion_mrr"
-        case contractionMrr = "contraction_mrr"
-        case churnedMrr = "churned_mrr"
-        case reactivationMrr = "reactivation_mrr"
-        case paymentSuccessRate = "payment_success_rate"
-        case disputeRate = "dispute_rate"
-        case subscriptionGrowthRate = "subscription_growth_rate"
-    }
-}
 
 /// Recomputes a connection's daily snapshots from its cached subscriptions and charges.
 enum SnapshotBuilder {

@@ -108,6 +108,8 @@ final class SyncWorker: Service, Sendable {
         } catch is CancellationError {
             // Shutting down: the lease runs out and another worker takes the job.
         } catch {
+            // Cancelled mid-query the error may not be a CancellationError; the lease runs out either way.
+            if Task.isCancelled { return }
             logger.warning("sync failed", metadata: ["error": .string(String(describing: error))])
             try? await finish(job, error: String(describing: error))
         }
