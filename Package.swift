@@ -135,7 +135,7 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "StripeSyncTests",
-        dependencies: ["StripeSync", "InsightsUsage", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: ["StripeSync", "StripeKit", "InsightsUsage", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Tests/StripeSyncTests"
     ),
     .testTarget(

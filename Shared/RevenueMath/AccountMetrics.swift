@@ -50,9 +50,23 @@ extension RevenueMath {
         activeSubscriptions: (now: Int, windowStart: Int),
         charges: [ChargeRecord]
     ) throws(MovementImbalance) -> AccountMetrics {
-        let start = days.first ?? [:]
-        let today = days.last ?? [:]
-        let movements = try dailyMovements(days, history: history).reduce(Movements(), +)
+        accountMetrics(
+            start: days.first ?? [:],
+            today: days.last ?? [:],
+            movements: try dailyMovements(days, history: history).reduce(Movements(), +),
+            activeSubscriptions: activeSubscriptions,
+            charges: charges
+        )
+    }
+
+    /// The same from the window's first and last day and the sum of its daily movements.
+    public static func accountMetrics(
+        start: [String: Decimal],
+        today: [String: Decimal],
+        movements: Movements,
+        activeSubscriptions: (now: Int, windowStart: Int),
+        charges: some Collection<ChargeRecord>
+    ) -> AccountMetrics {
         let mrr = today.values.reduce(0, +)
         let startMRR = start.values.reduce(0, +)
         let customers = today.filter { $0.value > 0 }.count

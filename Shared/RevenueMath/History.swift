@@ -29,6 +29,38 @@ public struct SubscriptionHistory: Sendable, Equatable {
     }
 }
 
+/// A subscription's MRR in each of the states `SubscriptionHistory.snapshot(at:isToday:)` can give it, worked out
+/// once: the daily series then only looks up which state a day falls in.
+struct SubscriptionValues {
+    let customerID: String
+    let currency: String
+    let start: Date
+    let end: Date?
+    let running: Decimal
+    let today: Decimal
+    let ended: Decimal
+
+    init(_ history: SubscriptionHistory, settings: MetricSettings) {
+        customerID = history.current.customerID
+        currency = history.current.currency
+        start = history.start
+        end = history.end
+        let alive = history.end.map { history.start < $0 } ?? true
+        running = alive ? RevenueMath.mrr(history.snapshot(at: history.start, isToday: false)!, settings: settings) : 0
+        var current = history.current
+        today = RevenueMath.mrr(current, settings: settings)
+        current.status = "canceled"
+        ended = RevenueMath.mrr(current, settings: settings)
+    }
+
+    /// Its MRR at the end of the day ending at `moment`; nil before it existed.
+    func mrr(at moment: Date, isToday: Bool) -> Decimal? {
+        guard moment >= start else { return nil }
+        if let end, moment >= end { return ended }
+        return isToday ? today : running
+    }
+}
+
 extension RevenueMath {
     /// Each day's customer MRR, per currency, for the days ending at the given moments (the last is today).
     public static func dailyCustomerMRR(
@@ -36,8 +68,14 @@ extension RevenueMath {
         days: [Date],
         settings: MetricSettings = MetricSettings()
     ) -> [[String: [String: Decimal]]] {
-        days.enumerated().map { index, moment in
-            customerMRR(subscriptions.compactMap { $0.snapshot(at: moment, isToday: index == days.count - 1) }, settings: settings)
+        let values = subscriptions.map { SubscriptionValues($0, settings: settings) }
+        return days.enumerated().map { index, moment in
+            var result: [String: [String: Decimal]] = [:]
+            for value in values {
+                guard let mrr = value.mrr(at: moment, isToday: index == days.count - 1), mrr > 0 else { continue }
+                result[value.currency, default: [:]][value.customerID, default: 0] += mrr
+            }
+            return result
         }
     }
 }
@@ -47,6 +85,7 @@ extension RevenueMath {
 
     /// One `AccountMetrics` per currency for each of the last `count` days ending at `today`, each over the 30 days
     /// before it. `history` reaches back far enough that every window starts with real data.
+    /// The movements between consecutive days are worked out once for the whole series and summed per window.
     public static func dailyMetrics(
         subscriptions: [SubscriptionHistory],
         charges: [ChargeRecord],
@@ -58,33 +97,30 @@ extension RevenueMath {
         let total = count + windowDays
         let moments = (0..<total).map { today.addingTimeInterval(-Double(total - 1 - $0) * day) }
         let series = dailyCustomerMRR(subscriptions, days: moments, settings: settings)
+        let values = subscriptions.map { SubscriptionValues($0, settings: settings) }
         let activeCounts: [[String: Int]] = moments.enumerated().map { index, moment in
             var counts: [String: Int] = [:]
-            for subscription in subscriptions {
-                guard let snapshot = subscription.snapshot(at: moment, isToday: index == total - 1), mrr(snapshot, settings: settings) > 0 else { continue }
-                counts[snapshot.currency, default: 0] += 1
+            for value in values where (value.mrr(at: moment, isToday: index == total - 1) ?? 0) > 0 {
+                counts[value.currency, default: 0] += 1
             }
             return counts
         }
         let currencies = Set(subscriptions.map(\.current.currency)).union(charges.map(\.currency)).sorted()
+        // Movement k is from day k to day k + 1; who had MRR before accumulates from the first day, as it does in a window.
+        var movementsByCurrency: [String: [Movements]] = [:]
+        for currency in currencies {
+            movementsByCurrency[currency] = try dailyMovements(series.map { $0[currency] ?? [:] })
+        }
         let sortedCharges = charges.sorted { $0.created < $1.created }
         var result: [(day: Date, currency: String, metrics: AccountMetrics)] = []
-        // Who had MRR before each window begins, grown a day at a time as the window slides.
-        var earlierByCurrency: [String: Set<String>] = [:]
         for index in windowDays..<total {
-            if index - windowDays - 1 >= 0 {
-                for (currency, customers) in series[index - windowDays - 1] {
-                    earlierByCurrency[currency, default: []].formUnion(customers.filter { $0.value > 0 }.keys)
-                }
-            }
-            let windowStart = moments[index - windowDays]
-            let windowCharges = sortedCharges.filter { $0.created > windowStart && $0.created <= moments[index] }
+            let windowCharges = sortedCharges[sortedCharges.firstIndex(after: moments[index - windowDays])..<sortedCharges.firstIndex(after: moments[index])]
             for currency in currencies {
-                let days = (index - windowDays...index).map { series[$0][currency] ?? [:] }
-                let earlier = earlierByCurrency[currency] ?? []
-                let metrics = try accountMetrics(
-                    days: days,
-                    history: earlier,
+                let movements = movementsByCurrency[currency]![(index - windowDays)..<index].reduce(Movements(), +)
+                let metrics = accountMetrics(
+                    start: series[index - windowDays][currency] ?? [:],
+                    today: series[index][currency] ?? [:],
+                    movements: movements,
                     activeSubscriptions: (activeCounts[index][currency] ?? 0, activeCounts[index - windowDays][currency] ?? 0),
                     charges: windowCharges.filter { $0.currency == currency }
                 )
@@ -92,5 +128,18 @@ extension RevenueMath {
             }
         }
         return result
+    }
+}
+
+extension [ChargeRecord] {
+    /// The index of the first charge made after `moment`, in charges sorted by time.
+    func firstIndex(after moment: Date) -> Int {
+        var low = startIndex
+        var high = endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if self[middle].created > moment { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 }

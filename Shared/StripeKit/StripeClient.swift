@@ -118,6 +118,8 @@ public struct StripeClient: Sendable {
     public let apiBase: String
     public var retry = StripeRetryPolicy()
     public var timeout: Duration = .seconds(30)
+    /// Paces the requests made for each connected account (`Stripe-Account`), retries included.
+    public var rateLimiter: RequestRateLimiter?
     public var logger: Logger
 
     public init(http: HTTPClient, secretKey: String, apiBase: String = defaultAPIBase, logger: Logger = Logger(label: "stripe")) {
@@ -184,6 +186,7 @@ public struct StripeClient: Sendable {
             var shouldRetryHeader: String?
             var retryAfter: String?
             do {
+                if let account, let rateLimiter { try await rateLimiter.acquire(account) }
                 let response = try await http.execute(request, timeout: TimeAmount(timeout))
                 let body = try await response.body.collect(upTo: 64 * 1024 * 1024)
                 if (200..<300).contains(response.status.code) {

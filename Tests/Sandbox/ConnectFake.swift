@@ -164,7 +164,16 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
         else { return try await next(request, context) }
         switch request.uri.path {
         case "/v1/customers": return try jsonResponse(page(data.customers, request))
-        case "/v1/subscriptions": return try jsonResponse(page(data.subscriptions, request))
+        case "/v1/subscriptions":
+            // As Stripe does, a subscription embeds its first 10 items and says whether there are more.
+            var subscriptions = page(data.subscriptions, request)
+            for index in subscriptions.data.indices where subscriptions.data[index].items.data.count > 10 {
+                subscriptions.data[index].items = StripeList(data: Array(subscriptions.data[index].items.data.prefix(10)), hasMore: true)
+            }
+            return try jsonResponse(subscriptions)
+        case "/v1/subscription_items":
+            let items = data.subscriptions.first { $0.id == request.uri.queryParameters.get("subscription") }?.items.data ?? []
+            return try jsonResponse(page(items, request))
         case "/v1/invoices": return try jsonResponse(page(data.invoices, request))
         case "/v1/charges": return try jsonResponse(page(data.charges, request))
         default: return try await next(request, context)

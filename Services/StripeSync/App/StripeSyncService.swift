@@ -28,10 +28,12 @@ public enum StripeSyncService: RevmeshService {
                 MetricsRoutes(postgres: environment.postgres).addRoutes(to: router)
             }
             let usage = UsageReporter(postgres: environment.postgres, client: environment.internalClient, usageURL: settings.insightsUsageURL)
+            var syncClient = platform
+            syncClient.rateLimiter = settings.ratePerAccount > 0 ? RequestRateLimiter(rate: settings.ratePerAccount) : nil
             workers = (0..<settings.workers).map { _ in
                 SyncWorker(
                     postgres: environment.postgres,
-                    stripe: platform,
+                    stripe: syncClient,
                     usage: usage,
                     logger: environment.logger,
                     lease: settings.jobLease,

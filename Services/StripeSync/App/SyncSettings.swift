@@ -18,6 +18,8 @@ public struct SyncSettings: Sendable {
     public var serveAPI = true
     public var jobLease: Duration = .seconds(60)
     public var pollInterval: Duration = .seconds(1)
+    /// Requests a second to each connected account (`STRIPE_SYNC_RATE`); 0 turns the limit off.
+    public var ratePerAccount = 20
     let cipher: TokenCipher
     /// Signs OAuth states.
     let stateKey: SymmetricKey
@@ -44,6 +46,7 @@ public struct SyncSettings: Sendable {
         settings.workers = try environment.integer("SYNC_WORKERS", default: 1, in: 0...64)
         settings.insightsUsageURL = try environment.url("INSIGHTS_USAGE_URL", default: "http://127.0.0.1:8103")
         settings.jobLease = .seconds(try environment.integer("SYNC_JOB_LEASE_SECONDS", default: 60, in: 2...3_600))
+        settings.ratePerAccount = try environment.integer("STRIPE_SYNC_RATE", default: 20, in: 0...10_000)
         return settings
     }
 

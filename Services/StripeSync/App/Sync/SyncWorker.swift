@@ -169,7 +169,8 @@ struct AccountSync {
             counts.customers += page.count
         }
         for try await page in stripe.list("/v1/subscriptions", query: [("status", "all")], account: account, of: Subscription.self) {
-            try await postgres.withConnection { try await CacheQueries.upsert(page, account: account, on: $0, logger: logger) }
+            let complete = try await withEveryItem(page)
+            try await postgres.withConnection { try await CacheQueries.upsert(complete, account: account, on: $0, logger: logger) }
             counts.subscriptions += page.count
         }
         for try await page in stripe.list("/v1/invoices", account: account, of: Invoice.self) {
@@ -181,5 +182,22 @@ struct AccountSync {
             counts.charges += page.count
         }
         return counts
+    }
+
+    /// Stripe embeds a subscription's first items only; the rest are paged from `/v1/subscription_items`.
+    func withEveryItem(_ subscriptions: [Subscription]) async throws -> [Subscription] {
+        var complete = subscriptions
+        for index in complete.indices where complete[index].items.hasMore {
+            var items: [SubscriptionItem] = []
+            let pages = stripe.list(
+                "/v1/subscription_items",
+                query: [("subscription", .string(complete[index].id))],
+                account: account,
+                of: SubscriptionItem.self
+            )
+            for try await page in pages { items += page }
+            complete[index].items = StripeList(data: items)
+        }
+        return complete
     }
 }
