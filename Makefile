@@ -1,5 +1,5 @@
 # Revmesh. The two set-up commands are `make run` and `make test`.
-.PHONY: run stop test build check-config token format bench-relay bench-keys
+.PHONY: run stop test build check-config token format bench-relay bench-keys bench-sync
 
 run:
 	@scripts/run.sh
@@ -16,6 +16,10 @@ bench-relay:
 
 bench-keys:
 	@scripts/bench.sh bench-keys $${REQUESTS:-5000}
+
+# CUSTOMERS SUBSCRIPTIONS INVOICES (each invoice has its charge); the worker and the sandbox run as their own processes.
+bench-sync:
+	@BENCH_ALSO="stripe-sync sandbox" scripts/bench.sh bench-sync $${CUSTOMERS:-20000} $${SUBSCRIPTIONS:-25000} $${INVOICES:-150000}
 
 build:
 	swift build

@@ -69,6 +69,11 @@ var targets: [Target] = [
         path: "Benchmarks/KeyBenchmark"
     ),
     .executableTarget(
+        name: "SyncBenchmark",
+        dependencies: ["StripeSync", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")],
+        path: "Benchmarks/SyncBenchmark"
+    ),
+    .executableTarget(
         name: "RelayBenchmark",
         dependencies: ["CRMRelay", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Benchmarks/RelayBenchmark"
@@ -151,6 +156,7 @@ var products: [Product] = [
     .executable(name: "sandbox", targets: ["SandboxMain"]),
     .executable(name: "bench-relay", targets: ["RelayBenchmark"]),
     .executable(name: "bench-keys", targets: ["KeyBenchmark"]),
+    .executable(name: "bench-sync", targets: ["SyncBenchmark"]),
 ]
 
 for service in services {

@@ -7,5 +7,8 @@ cd "$(dirname "$0")/.."
 product=$1
 shift
 configuration=${BENCH_CONFIGURATION:-release}
-swift build -c "$configuration" --product "$product"
+# BENCH_ALSO: other products the benchmark runs as processes.
+for also in $product ${BENCH_ALSO:-}; do
+  swift build -c "$configuration" --product "$also"
+done
 scripts/with-postgres.sh "$(swift build -c "$configuration" --show-bin-path)/$product" "$@"

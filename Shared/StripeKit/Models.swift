@@ -214,6 +214,8 @@ public struct Subscription: Codable, Sendable, Identifiable {
     public var currency: String?
     public var items: StripeList<SubscriptionItem>
     public var metadata: [String: String]?
+    /// Ids, or the discounts themselves when the request expands `discounts`.
+    public var discounts: [Expandable<CouponDiscount>]?
     /// Older API versions keep the period on the subscription; newer ones on its items.
     public var currentPeriodStart: Int?
     public var currentPeriodEnd: Int?
@@ -222,7 +224,7 @@ public struct Subscription: Codable, Sendable, Identifiable {
     public var periodEnd: Int? { currentPeriodEnd ?? items.data.compactMap(\.currentPeriodEnd).max() }
 
     enum CodingKeys: String, CodingKey {
-        case id, customer, status, created, currency, items, metadata
+        case id, customer, status, created, currency, items, metadata, discounts
         case startDate = "start_date"
         case canceledAt = "canceled_at"
         case endedAt = "ended_at"
@@ -249,6 +251,7 @@ public struct Subscription: Codable, Sendable, Identifiable {
         currency: String? = nil,
         items: StripeList<SubscriptionItem>,
         metadata: [String: String]? = nil,
+        discounts: [Expandable<CouponDiscount>]? = nil,
         currentPeriodStart: Int? = nil,
         currentPeriodEnd: Int? = nil
     ) {
@@ -266,8 +269,84 @@ public struct Subscription: Codable, Sendable, Identifiable {
         self.currency = currency
         self.items = items
         self.metadata = metadata
+        self.discounts = discounts
         self.currentPeriodStart = currentPeriodStart
         self.currentPeriodEnd = currentPeriodEnd
+    }
+}
+
+/// An object Stripe sends as its id unless the request expands it.
+public enum Expandable<Object: Codable & Sendable>: Codable, Sendable {
+    case id(String)
+    case object(Object)
+
+    public var object: Object? {
+        if case .object(let object) = self { return object }
+        return nil
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let id = try? container.decode(String.self) { self = .id(id) } else { self = .object(try container.decode(Object.self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .id(let id): try container.encode(id)
+        case .object(let object): try container.encode(object)
+        }
+    }
+}
+
+/// A coupon's terms: how much comes off, and for how long.
+public struct Coupon: Codable, Sendable, Identifiable {
+    public struct Duration: OpenStringEnum {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public static let forever: Self = "forever"
+        public static let once: Self = "once"
+        public static let repeating: Self = "repeating"
+    }
+
+    public var id: String
+    public var duration: Duration
+    public var percentOff: Decimal?
+    /// Minor units of `currency`, off each invoice.
+    public var amountOff: Int?
+    public var currency: String?
+    public var durationInMonths: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case id, duration, currency
+        case percentOff = "percent_off"
+        case amountOff = "amount_off"
+        case durationInMonths = "duration_in_months"
+    }
+
+    public init(id: String, duration: Duration, percentOff: Decimal? = nil, amountOff: Int? = nil, currency: String? = nil, durationInMonths: Int? = nil) {
+        self.id = id
+        self.duration = duration
+        self.percentOff = percentOff
+        self.amountOff = amountOff
+        self.currency = currency
+        self.durationInMonths = durationInMonths
+    }
+}
+
+/// A coupon applied to a customer or subscription (Stripe's `discount` object).
+public struct CouponDiscount: Codable, Sendable, Identifiable {
+    public var id: String
+    public var coupon: Coupon
+    public var start: Int?
+    /// When a `repeating` coupon stops applying.
+    public var end: Int?
+
+    public init(id: String, coupon: Coupon, start: Int? = nil, end: Int? = nil) {
+        self.id = id
+        self.coupon = coupon
+        self.start = start
+        self.end = end
     }
 }
 

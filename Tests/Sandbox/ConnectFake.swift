@@ -14,6 +14,8 @@ public final class ConnectFake: Sendable {
         var codes: [String: String] = [:]
         var deauthorized: [String] = []
         var data: [String: ConnectedAccountData] = [:]
+        /// Each object's place in its list, by id, so that `starting_after` does not scan a large account's lists.
+        var positions: [String: [String: Int]] = [:]
     }
 
     private let state = Mutex(State())
@@ -30,9 +32,20 @@ public final class ConnectFake: Sendable {
     public var deauthorized: [String] { state.withLock { $0.deauthorized } }
 
     /// Gives an account its objects (the authorise page's `account=` then hands it out).
-    public func setData(_ data: ConnectedAccountData, for account: String) { state.withLock { $0.data[account] = data } }
+    public func setData(_ data: ConnectedAccountData, for account: String) {
+        var positions: [String: Int] = [:]
+        for ids in [data.customers.map(\.id), data.subscriptions.map(\.id), data.invoices.map(\.id), data.charges.map(\.id)] {
+            for (index, id) in ids.enumerated() { positions[id] = index }
+        }
+        state.withLock {
+            $0.data[account] = data
+            $0.positions[account] = positions
+        }
+    }
 
-    func data(for account: String) -> ConnectedAccountData? { state.withLock { $0.data[account] } }
+    func data(for account: String) -> (data: ConnectedAccountData, positions: [String: Int])? {
+        state.withLock { state in state.data[account].map { ($0, state.positions[account] ?? [:]) } }
+    }
 
     func addRoutes(to router: Router<BasicRequestContext>) {
         router.get("oauth/authorize") { request, _ in
@@ -102,17 +115,28 @@ public struct ConnectedAccountData: Sendable {
     public var invoices: [Invoice] = []
     public var charges: [Charge] = []
 
-    /// `customers` customers, each with a monthly subscription (a few canceled), one paid invoice and its charge.
-    public static func generate(customers count: Int, seed: UInt64, now: Date = Date()) -> ConnectedAccountData {
+    /// `customers` customers with `subscriptions` monthly subscriptions between them (one each by default, a few
+    /// canceled), and `invoices` paid invoices spread over the subscriptions (one each by default), each with its charge.
+    public static func generate(
+        customers count: Int,
+        subscriptions subscriptionCount: Int? = nil,
+        invoices invoiceCount: Int? = nil,
+        seed: UInt64,
+        now: Date = Date()
+    ) -> ConnectedAccountData {
         var data = ConnectedAccountData()
         var random = SeededRandom(seed: seed)
         let created = Int(now.timeIntervalSince1970) - 90 * 86_400
-        for index in 0..<count {
-            let customerID = String(format: "cus_%08d", index)
+        let subscriptionCount = subscriptionCount ?? count
+        let invoiceCount = invoiceCount ?? subscriptionCount
+        data.customers = (0..<count).map { Customer(id: String(format: "cus_%08d", $0), email: "customer\($0)@example.com", created: created + $0) }
+        var amounts: [Int] = []
+        for index in 0..<subscriptionCount {
+            let customerID = String(format: "cus_%08d", index % max(count, 1))
             let amount = [2_900, 9_900, 29_900][random.next(3)]
+            amounts.append(amount)
             let price = Price(id: "price_\(amount)", currency: "usd", unitAmount: amount, recurring: Recurring(interval: .month))
             let canceled = random.next(10) == 0
-            data.customers.append(Customer(id: customerID, email: "customer\(index)@example.com", created: created + index))
             data.subscriptions.append(
                 Subscription(
                     id: String(format: "sub_%08d", index),
@@ -124,6 +148,13 @@ public struct ConnectedAccountData: Sendable {
                     items: StripeList(data: [SubscriptionItem(id: String(format: "si_%08d", index), price: price, quantity: 1)])
                 )
             )
+        }
+        for index in 0..<invoiceCount {
+            let subscription = index % max(subscriptionCount, 1)
+            let customerID = String(format: "cus_%08d", subscription % max(count, 1))
+            let amount = amounts[subscription]
+            // Later rounds of invoices are a day apart, so every invoice lies in the past.
+            let day = created + subscription + (index / max(subscriptionCount, 1)) * 86_400
             data.invoices.append(
                 Invoice(
                     id: String(format: "in_%08d", index),
@@ -132,9 +163,9 @@ public struct ConnectedAccountData: Sendable {
                     currency: "usd",
                     amountDue: amount,
                     amountPaid: amount,
-                    created: created + index,
+                    created: day,
                     lines: StripeList(data: [InvoiceLine(id: String(format: "il_%08d", index), amount: amount, currency: "usd")]),
-                    subscription: ExpandableID(String(format: "sub_%08d", index))
+                    subscription: ExpandableID(String(format: "sub_%08d", subscription))
                 )
             )
             data.charges.append(
@@ -144,7 +175,7 @@ public struct ConnectedAccountData: Sendable {
                     amountRefunded: 0,
                     currency: "usd",
                     customer: ExpandableID(customerID),
-                    created: created + index,
+                    created: day,
                     status: .succeeded,
                     invoice: ExpandableID(String(format: "in_%08d", index))
                 )
@@ -160,13 +191,21 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard request.method == .get, let account = request.headers[HTTPField.Name("Stripe-Account")!],
-            let data = connect.data(for: account)
+            let (data, positions) = connect.data(for: account)
         else { return try await next(request, context) }
         switch request.uri.path {
-        case "/v1/customers": return try jsonResponse(page(data.customers, request))
+        case "/v1/customers": return try jsonResponse(page(data.customers, request, positions: positions))
         case "/v1/subscriptions":
             // As Stripe does, a subscription embeds its first 10 items and says whether there are more.
-            var subscriptions = page(data.subscriptions, request)
+            var subscriptions = page(data.subscriptions, request, positions: positions)
+            // Discounts are ids unless the request expands them.
+            if request.uri.query?.removingPercentEncoding?.contains("data.discounts") != true {
+                for index in subscriptions.data.indices {
+                    subscriptions.data[index].discounts = subscriptions.data[index].discounts?.map { discount in
+                        discount.object.map { .id($0.id) } ?? discount
+                    }
+                }
+            }
             for index in subscriptions.data.indices where subscriptions.data[index].items.data.count > 10 {
                 subscriptions.data[index].items = StripeList(data: Array(subscriptions.data[index].items.data.prefix(10)), hasMore: true)
             }
@@ -174,8 +213,8 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
         case "/v1/subscription_items":
             let items = data.subscriptions.first { $0.id == request.uri.queryParameters.get("subscription") }?.items.data ?? []
             return try jsonResponse(page(items, request))
-        case "/v1/invoices": return try jsonResponse(page(data.invoices, request))
-        case "/v1/charges": return try jsonResponse(page(data.charges, request))
+        case "/v1/invoices": return try jsonResponse(page(data.invoices, request, positions: positions))
+        case "/v1/charges": return try jsonResponse(page(data.charges, request, positions: positions))
         default: return try await next(request, context)
         }
     }

@@ -21,6 +21,8 @@ public struct SandboxSettings: Sendable {
     /// The size and seed of the generated Revio customer base.
     public var revioCustomers = 1_000
     public var revioSeed: UInt64 = 7
+    /// A generated connected account to serve from the start: `SANDBOX_CONNECT_ACCOUNT=acct_id:customers:subscriptions:invoices`.
+    public var connectAccount: (id: String, customers: Int, subscriptions: Int, invoices: Int)?
     public var logLevel: Logger.Level = .warning
 
     public init() {}
@@ -37,6 +39,13 @@ public struct SandboxSettings: Sendable {
         settings.openAIAPIKey = environment.optional("SANDBOX_OPENAI_API_KEY") ?? settings.openAIAPIKey
         settings.revioCustomers = try environment.integer("SANDBOX_REVIO_CUSTOMERS", default: 1_000, in: 0...1_000_000)
         settings.logLevel = try environment.logLevel()
+        if let account = environment.optional("SANDBOX_CONNECT_ACCOUNT") {
+            let parts = account.split(separator: ":")
+            guard parts.count == 4, let customers = Int(parts[1]), let subscriptions = Int(parts[2]), let invoices = Int(parts[3]) else {
+                throw ConfigurationError(variable: "SANDBOX_CONNECT_ACCOUNT", expected: "must be acct_id:customers:subscriptions:invoices")
+            }
+            settings.connectAccount = (String(parts[0]), customers, subscriptions, invoices)
+        }
         return settings
     }
 }
@@ -65,6 +74,13 @@ public struct Sandbox: Sendable {
         crm = CRMFake(apiKey: settings.crmAPIKey)
         revio = RevioFake(size: settings.revioCustomers, seed: settings.revioSeed, apiKey: settings.revioAPIKey)
         openAI = OpenAIFake(apiKey: settings.openAIAPIKey)
+        if let account = settings.connectAccount {
+            connect.addAccount(id: account.id, name: "Generated \(account.id)", currency: "usd")
+            connect.setData(
+                .generate(customers: account.customers, subscriptions: account.subscriptions, invoices: account.invoices, seed: 1),
+                for: account.id
+            )
+        }
     }
 
     /// With `port` 0 the checkout links need the bound port: pass it once known (tests do, from the live client).

@@ -415,11 +415,17 @@ func stripeJSON(_ value: some Encodable, object: String) throws -> Response {
     return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
-/// One page of a list, honouring `limit` and `starting_after`.
-func page<Item: Codable & Sendable & Identifiable>(_ items: [Item], _ request: Request) -> StripeList<Item> where Item.ID == String {
+/// One page of a list, as Stripe pages: `limit` (10, at most 100) after `starting_after`. `positions` (id → index)
+/// spares a scan of a long list.
+func page<Item: Codable & Sendable & Identifiable>(_ items: [Item], _ request: Request, positions: [String: Int] = [:]) -> StripeList<Item>
+where Item.ID == String {
     let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 10, 1), 100)
     var start = 0
-    if let after = request.uri.queryParameters.get("starting_after"), let index = items.firstIndex(where: { $0.id == after }) { start = index + 1 }
+    if let after = request.uri.queryParameters.get("starting_after"),
+        let index = positions[after].flatMap({ items.indices.contains($0) && items[$0].id == after ? $0 : nil }) ?? items.firstIndex(where: { $0.id == after })
+    {
+        start = index + 1
+    }
     let slice = Array(items.dropFirst(start).prefix(limit))
     return StripeList(data: slice, hasMore: start + slice.count < items.count)
 }

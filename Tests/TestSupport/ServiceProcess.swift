@@ -6,14 +6,21 @@ public final class ServiceProcess: @unchecked Sendable {
     let process = Process()
     public let port: Int
 
-    /// Starts `.build/debug/<product> <arguments>` with `environment` (plus PATH) and waits until its `/health` answers.
-    public init(product: String, arguments: [String] = ["serve"], port: Int, environment: [String: String]) async throws {
+    /// Starts `<binaries>/<product> <arguments>` with `environment` (plus PATH), its log going to `output`, and waits
+    /// until its `/health` answers.
+    public init(
+        product: String,
+        arguments: [String] = ["serve"],
+        port: Int,
+        environment: [String: String],
+        binaries: URL = TestSupport.repositoryRoot.appendingPathComponent(".build/debug"),
+        output: FileHandle = .nullDevice
+    ) async throws {
         self.port = port
-        let binary = TestSupport.repositoryRoot.appendingPathComponent(".build/debug/\(product)")
-        process.executableURL = binary
+        process.executableURL = binaries.appendingPathComponent(product)
         process.arguments = arguments
         process.environment = environment.merging(["PATH": ProcessInfo.processInfo.environment["PATH"] ?? ""]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
+        process.standardOutput = output
         try process.run()
         try await TestSupport.withHTTPClient { http in
             try await TestSupport.eventually("\(product) to answer /health") {
@@ -25,6 +32,7 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var processIdentifier: Int32 { process.processIdentifier }
 
     /// SIGKILL: no graceful shutdown, in-flight work is simply lost.
     public func kill() async throws {

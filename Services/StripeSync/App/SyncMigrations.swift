@@ -125,5 +125,6 @@ enum SyncMigrations {
                 """,
             ]
         ),
+        Migration(5, "subscription discounts", ["ALTER TABLE sync.subscriptions_cache ADD COLUMN discounts jsonb NOT NULL DEFAULT '[]'"]),
     ]
 }

@@ -12,14 +12,15 @@ enum SnapshotBuilder {
 
     static func rebuild(connectionID: UUID, account: String, postgres: PostgresClient, logger: Logger, today: Date = Date()) async throws {
         var subscriptions: [SubscriptionHistory] = []
-        for try await (customer, status, currency, created, canceledAt, endedAt, cancelAtPeriodEnd, items) in try await postgres.query(
+        for try await (customer, status, currency, created, canceledAt, endedAt, cancelAtPeriodEnd, items, discounts) in try await postgres.query(
             """
-            SELECT customer_id, status, coalesce(currency, 'usd'), created, canceled_at, ended_at, cancel_at_period_end, items::text
+            SELECT customer_id, status, coalesce(currency, 'usd'), created, canceled_at, ended_at, cancel_at_period_end, items::text, discounts::text
             FROM sync.subscriptions_cache WHERE account_id = \(account)
             """,
             logger: logger
-        ).decode((String, String, String, Int64, Int64?, Int64?, Bool, String).self) {
+        ).decode((String, String, String, Int64, Int64?, Int64?, Bool, String, String).self) {
             let decoded = (try? JSONDecoder().decode([SubscriptionItem].self, from: Data(items.utf8))) ?? []
+            let applied = (try? JSONDecoder().decode([CouponDiscount].self, from: Data(discounts.utf8))) ?? []
             let snapshot = SubscriptionSnapshot(
                 id: customer + "/" + String(created),
                 customerID: customer,
@@ -33,6 +34,7 @@ enum SnapshotBuilder {
                         intervalCount: $0.price.recurring?.intervalCount ?? 1
                     )
                 },
+                discount: Self.discount(applied, now: today),
                 cancelAtPeriodEnd: cancelAtPeriodEnd
             )
             let end = (endedAt ?? canceledAt).map { Date(timeIntervalSince1970: TimeInterval($0)) }
@@ -79,6 +81,22 @@ enum SnapshotBuilder {
                 )
             }
         }
+    }
+}
+
+extension SnapshotBuilder {
+    /// The discount MRR reads: the first one still running. (Stacked discounts are rare; the first is Stripe's
+    /// primary one.)
+    static func discount(_ discounts: [CouponDiscount], now: Date) -> Discount? {
+        let now = Int(now.timeIntervalSince1970)
+        guard let running = discounts.first(where: { ($0.end ?? .max) > now }) else { return nil }
+        let duration: Discount.Duration =
+            switch running.coupon.duration {
+            case .forever: .forever
+            case .once: .once
+            default: .repeating
+            }
+        return Discount(percentOff: running.coupon.percentOff, amountOffCents: running.coupon.amountOff.map(Int64.init), duration: duration)
     }
 }
 

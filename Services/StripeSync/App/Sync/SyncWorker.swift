@@ -87,6 +87,7 @@ final class SyncWorker: Service, Sendable {
                 "UPDATE sync.stripe_connections SET sync_status = 'syncing', updated_at = now() WHERE id = \(job.connectionID)",
                 logger: logger
             )
+            let started = ContinuousClock.now
             let counts = try await withThrowingTaskGroup(of: AccountSync.Counts?.self) { group in
                 group.addTask {
                     while true {
@@ -101,10 +102,19 @@ final class SyncWorker: Service, Sendable {
                 }
                 throw CancellationError()
             }
+            let copied = ContinuousClock.now
             try await SnapshotBuilder.rebuild(connectionID: job.connectionID, account: job.accountID, postgres: postgres, logger: logger)
+            let rebuilt = ContinuousClock.now
             try await finish(job, error: nil)
             await usage.report(connectionID: job.connectionID, account: job.accountID, logger: logger)
-            logger.info("sync finished", metadata: ["customers": "\(counts.customers)", "subscriptions": "\(counts.subscriptions)"])
+            logger.info(
+                "sync finished",
+                metadata: [
+                    "customers": "\(counts.customers)", "subscriptions": "\(counts.subscriptions)", "invoices": "\(counts.invoices)",
+                    "charges": "\(counts.charges)", "copy_seconds": "\((copied - started).inSeconds)",
+                    "snapshot_seconds": "\((rebuilt - copied).inSeconds)",
+                ]
+            )
         } catch is CancellationError {
             // Shutting down: the lease runs out and another worker takes the job.
         } catch {
@@ -168,7 +178,12 @@ struct AccountSync {
             try await postgres.withConnection { try await CacheQueries.upsert(page, account: account, on: $0, logger: logger) }
             counts.customers += page.count
         }
-        for try await page in stripe.list("/v1/subscriptions", query: [("status", "all")], account: account, of: Subscription.self) {
+        for try await page in stripe.list(
+            "/v1/subscriptions",
+            query: [("status", "all"), ("expand", ["data.discounts"])],
+            account: account,
+            of: Subscription.self
+        ) {
             let complete = try await withEveryItem(page)
             try await postgres.withConnection { try await CacheQueries.upsert(complete, account: account, on: $0, logger: logger) }
             counts.subscriptions += page.count
