@@ -69,14 +69,19 @@ extension RevenueMath {
         settings: MetricSettings = MetricSettings()
     ) -> [[String: [String: Decimal]]] {
         let values = subscriptions.map { SubscriptionValues($0, settings: settings) }
-        return days.enumerated().map { index, moment in
-            var result: [String: [String: Decimal]] = [:]
-            for value in values {
-                guard let mrr = value.mrr(at: moment, isToday: index == days.count - 1), mrr > 0 else { continue }
-                result[value.currency, default: [:]][value.customerID, default: 0] += mrr
-            }
-            return result
+        return days.enumerated().map { index, moment in customerMRR(values, at: moment, isToday: index == days.count - 1).mrr }
+    }
+
+    /// Customer MRR per currency at one moment, and how many subscriptions count there.
+    static func customerMRR(_ values: [SubscriptionValues], at moment: Date, isToday: Bool) -> (mrr: [String: [String: Decimal]], active: [String: Int]) {
+        var mrr: [String: [String: Decimal]] = [:]
+        var active: [String: Int] = [:]
+        for value in values {
+            guard let amount = value.mrr(at: moment, isToday: isToday), amount > 0 else { continue }
+            mrr[value.currency, default: [:]][value.customerID, default: 0] += amount
+            active[value.currency, default: 0] += 1
         }
+        return (mrr, active)
     }
 }
 
@@ -85,7 +90,8 @@ extension RevenueMath {
 
     /// One `AccountMetrics` per currency for each of the last `count` days ending at `today`, each over the 30 days
     /// before it. `history` reaches back far enough that every window starts with real data.
-    /// The movements between consecutive days are worked out once for the whole series and summed per window.
+    /// Days are computed in order and only one window's worth is kept, so memory does not grow with `count`; the
+    /// movements between consecutive days are worked out once and summed per window.
     public static func dailyMetrics(
         subscriptions: [SubscriptionHistory],
         charges: [ChargeRecord],
@@ -93,35 +99,41 @@ extension RevenueMath {
         count: Int,
         settings: MetricSettings = MetricSettings()
     ) throws(MovementImbalance) -> [(day: Date, currency: String, metrics: AccountMetrics)] {
-        let day: TimeInterval = 86_400
         let total = count + windowDays
-        let moments = (0..<total).map { today.addingTimeInterval(-Double(total - 1 - $0) * day) }
-        let series = dailyCustomerMRR(subscriptions, days: moments, settings: settings)
+        let moments = (0..<total).map { today.addingTimeInterval(-Double(total - 1 - $0) * 86_400) }
         let values = subscriptions.map { SubscriptionValues($0, settings: settings) }
-        let activeCounts: [[String: Int]] = moments.enumerated().map { index, moment in
-            var counts: [String: Int] = [:]
-            for value in values where (value.mrr(at: moment, isToday: index == total - 1) ?? 0) > 0 {
-                counts[value.currency, default: 0] += 1
-            }
-            return counts
-        }
         let currencies = Set(subscriptions.map(\.current.currency)).union(charges.map(\.currency)).sorted()
-        // Movement k is from day k to day k + 1; who had MRR before accumulates from the first day, as it does in a window.
-        var movementsByCurrency: [String: [Movements]] = [:]
-        for currency in currencies {
-            movementsByCurrency[currency] = try dailyMovements(series.map { $0[currency] ?? [:] })
-        }
         let sortedCharges = charges.sorted { $0.created < $1.created }
+        // The window's days, first to today, and the movements between them.
+        var window: [(mrr: [String: [String: Decimal]], active: [String: Int])] = []
+        var windowMovements: [String: [Movements]] = [:]
+        // Who had MRR on any earlier day, which tells reactivation from new.
+        var everHadMRR: [String: Set<String>] = [:]
         var result: [(day: Date, currency: String, metrics: AccountMetrics)] = []
-        for index in windowDays..<total {
+        for index in 0..<total {
+            let day = customerMRR(values, at: moments[index], isToday: index == total - 1)
+            if let previous = window.last {
+                for currency in currencies {
+                    let movements = try checkedMovements(
+                        previous: previous.mrr[currency] ?? [:],
+                        current: day.mrr[currency] ?? [:],
+                        everHadMRR: everHadMRR[currency] ?? []
+                    )
+                    windowMovements[currency, default: []].append(movements)
+                    if windowMovements[currency]!.count > windowDays { windowMovements[currency]!.removeFirst() }
+                }
+            }
+            for (currency, customers) in day.mrr { everHadMRR[currency, default: []].formUnion(customers.keys) }
+            window.append(day)
+            if window.count > windowDays + 1 { window.removeFirst() }
+            guard index >= windowDays else { continue }
             let windowCharges = sortedCharges[sortedCharges.firstIndex(after: moments[index - windowDays])..<sortedCharges.firstIndex(after: moments[index])]
             for currency in currencies {
-                let movements = movementsByCurrency[currency]![(index - windowDays)..<index].reduce(Movements(), +)
                 let metrics = accountMetrics(
-                    start: series[index - windowDays][currency] ?? [:],
-                    today: series[index][currency] ?? [:],
-                    movements: movements,
-                    activeSubscriptions: (activeCounts[index][currency] ?? 0, activeCounts[index - windowDays][currency] ?? 0),
+                    start: window[0].mrr[currency] ?? [:],
+                    today: day.mrr[currency] ?? [:],
+                    movements: (windowMovements[currency] ?? []).reduce(Movements(), +),
+                    activeSubscriptions: (day.active[currency] ?? 0, window[0].active[currency] ?? 0),
                     charges: windowCharges.filter { $0.currency == currency }
                 )
                 result.append((moments[index], currency, metrics))

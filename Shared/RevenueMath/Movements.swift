@@ -70,12 +70,8 @@ extension RevenueMath {
         var seen = history.union((days.first ?? [:]).filter { $0.value > 0 }.keys)
         var result: [Movements] = []
         for (previous, current) in zip(days, days.dropFirst()) {
-            let movements = movements(previous: previous, current: current, everHadMRR: seen)
-            let start = previous.values.reduce(0, +)
-            let end = current.values.reduce(0, +)
-            guard movements.balances(start: start, end: end) else { throw MovementImbalance(start: start, end: end, movements: movements) }
+            result.append(try checkedMovements(previous: previous, current: current, everHadMRR: seen))
             seen.formUnion(current.filter { $0.value > 0 }.keys)
-            result.append(movements)
         }
         return result
     }
@@ -86,4 +82,19 @@ public struct MovementImbalance: Error, Equatable {
     public let start: Decimal
     public let end: Decimal
     public let movements: Movements
+}
+
+extension RevenueMath {
+    /// The movements from one day to the next, checked against the invariant.
+    static func checkedMovements(
+        previous: [String: Decimal],
+        current: [String: Decimal],
+        everHadMRR: Set<String>
+    ) throws(MovementImbalance) -> Movements {
+        let movements = movements(previous: previous, current: current, everHadMRR: everHadMRR)
+        let start = previous.values.reduce(0, +)
+        let end = current.values.reduce(0, +)
+        guard movements.balances(start: start, end: end) else { throw MovementImbalance(start: start, end: end, movements: movements) }
+        return movements
+    }
 }

@@ -151,15 +151,16 @@ public struct StripeClient: Sendable {
         try await send(.DELETE, path, parameters: [], account: account, idempotencyKey: nil)
     }
 
-    /// Every page of a list endpoint, fetched as the caller iterates.
+    /// Every page of a list endpoint, fetched as the caller iterates; after `startingAfter` when resuming.
     public func list<Item: Codable & Sendable>(
         _ path: String,
         query: FormParameters = [],
         account: String? = nil,
         pageSize: Int = 100,
+        startingAfter: String? = nil,
         of type: Item.Type = Item.self
     ) -> StripePages<Item> where Item: Identifiable, Item.ID == String {
-        StripePages(client: self, path: path, query: query, account: account, pageSize: pageSize)
+        StripePages(client: self, path: path, query: query, account: account, pageSize: pageSize, startingAfter: startingAfter)
     }
 
     func send<Value: Decodable>(_ method: HTTPMethod, _ path: String, parameters: FormParameters, account: String?, idempotencyKey: String?)
@@ -221,6 +222,7 @@ public struct StripePages<Item: Codable & Sendable>: AsyncSequence, Sendable whe
     let query: FormParameters
     let account: String?
     let pageSize: Int
+    let startingAfter: String?
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let pages: StripePages
@@ -238,7 +240,7 @@ public struct StripePages<Item: Codable & Sendable>: AsyncSequence, Sendable whe
         }
     }
 
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pages: self) }
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pages: self, cursor: startingAfter) }
 }
 
 /// Runs a Stripe call on behalf of an API request: Stripe refusing becomes 502 and Stripe being unreachable 503,

@@ -16,6 +16,8 @@ public final class ConnectFake: Sendable {
         var data: [String: ConnectedAccountData] = [:]
         /// Each object's place in its list, by id, so that `starting_after` does not scan a large account's lists.
         var positions: [String: [String: Int]] = [:]
+        /// Each account's events, oldest first.
+        var events: [String: [AccountEvent]] = [:]
     }
 
     private let state = Mutex(State())
@@ -42,6 +44,18 @@ public final class ConnectFake: Sendable {
             $0.positions[account] = positions
         }
     }
+
+    /// Records an event on the account, as Stripe does when its data changes (`object` is what `data.object` holds).
+    public func record(event type: String, object: some Encodable, named name: String, for account: String) throws {
+        let json = try JSONDecoder().decode(JSONValue.self, from: JSONSerialization.data(withJSONObject: stripeObject(object, object: name)))
+        state.withLock { state in
+            let sequence = state.events.values.reduce(0) { $0 + $1.count } + 1
+            let event = AccountEvent(id: String(format: "evt_%08d", sequence), type: type, created: Int(Date().timeIntervalSince1970), data: .init(object: json))
+            state.events[account, default: []].append(event)
+        }
+    }
+
+    func events(for account: String) -> [AccountEvent] { state.withLock { $0.events[account] ?? [] } }
 
     func data(for account: String) -> (data: ConnectedAccountData, positions: [String: Int])? {
         state.withLock { state in state.data[account].map { ($0, state.positions[account] ?? [:]) } }
@@ -104,6 +118,23 @@ struct TokenResponse: Encodable {
         case refreshToken = "refresh_token"
         case stripeUserID = "stripe_user_id"
         case tokenType = "token_type"
+    }
+}
+
+/// An event on a connected account, as `/v1/events` lists it.
+struct AccountEvent: Codable, Sendable, Identifiable {
+    struct Payload: Codable, Sendable { var object: JSONValue }
+    var id: String
+    var object = "event"
+    var type: String
+    var created: Int
+    var data: Payload
+
+    init(id: String, type: String, created: Int, data: Payload) {
+        self.id = id
+        self.type = type
+        self.created = created
+        self.data = data
     }
 }
 
@@ -193,29 +224,47 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
         guard request.method == .get, let account = request.headers[HTTPField.Name("Stripe-Account")!],
             let (data, positions) = connect.data(for: account)
         else { return try await next(request, context) }
-        switch request.uri.path {
+        let path = request.uri.path
+        let expanded = request.uri.query?.removingPercentEncoding ?? ""
+        switch path {
         case "/v1/customers": return try jsonResponse(page(data.customers, request, positions: positions))
         case "/v1/subscriptions":
-            // As Stripe does, a subscription embeds its first 10 items and says whether there are more.
             var subscriptions = page(data.subscriptions, request, positions: positions)
-            // Discounts are ids unless the request expands them.
-            if request.uri.query?.removingPercentEncoding?.contains("data.discounts") != true {
-                for index in subscriptions.data.indices {
-                    subscriptions.data[index].discounts = subscriptions.data[index].discounts?.map { discount in
-                        discount.object.map { .id($0.id) } ?? discount
-                    }
-                }
-            }
-            for index in subscriptions.data.indices where subscriptions.data[index].items.data.count > 10 {
-                subscriptions.data[index].items = StripeList(data: Array(subscriptions.data[index].items.data.prefix(10)), hasMore: true)
-            }
+            subscriptions.data = subscriptions.data.map { Self.asListed($0, expandDiscounts: expanded.contains("data.discounts")) }
             return try jsonResponse(subscriptions)
         case "/v1/subscription_items":
             let items = data.subscriptions.first { $0.id == request.uri.queryParameters.get("subscription") }?.items.data ?? []
             return try jsonResponse(page(items, request))
         case "/v1/invoices": return try jsonResponse(page(data.invoices, request, positions: positions))
         case "/v1/charges": return try jsonResponse(page(data.charges, request, positions: positions))
+        case "/v1/events": return try jsonResponse(page(connect.events(for: account).reversed(), request))
+        case _ where path.hasPrefix("/v1/subscriptions/"):
+            guard let index = positions[String(path.dropFirst("/v1/subscriptions/".count))], data.subscriptions.indices.contains(index) else {
+                return try Self.missing(path)
+            }
+            return try jsonResponse(Self.asListed(data.subscriptions[index], expandDiscounts: expanded.contains("discounts")))
+        case _ where path.hasPrefix("/v1/charges/"):
+            guard let index = positions[String(path.dropFirst("/v1/charges/".count))], data.charges.indices.contains(index) else {
+                return try Self.missing(path)
+            }
+            return try jsonResponse(data.charges[index])
         default: return try await next(request, context)
         }
+    }
+
+    /// A subscription as Stripe shows it: its first 10 items (and whether there are more), discounts as ids unless
+    /// expanded.
+    static func asListed(_ subscription: Subscription, expandDiscounts: Bool) -> Subscription {
+        var listed = subscription
+        if !expandDiscounts { listed.discounts = listed.discounts?.map { discount in discount.object.map { .id($0.id) } ?? discount } }
+        if listed.items.data.count > 10 { listed.items = StripeList(data: Array(listed.items.data.prefix(10)), hasMore: true) }
+        return listed
+    }
+
+    static func missing(_ path: String) throws -> Response {
+        try jsonResponse(
+            ["error": ["type": "invalid_request_error", "code": "resource_missing", "message": "No such object: \(path)"]],
+            status: .notFound
+        )
     }
 }
