@@ -27,8 +27,15 @@ extension UsageHarness {
                 """,
                 logger: TestSupport.logger
             )
+            let job = UUID()
+            try await client.query(
+                "INSERT INTO sync.sync_jobs (id, connection_id, kind, status, leased_by) VALUES (\(job), \(id), 'full', 'running', 'insights-test')",
+                logger: TestSupport.logger
+            )
             let stripeClient = StripeClient(http: HTTPClient.shared, secretKey: "sk_test_insights", apiBase: stripe.baseURL)
-            _ = try await AccountSync(postgres: client, stripe: stripeClient, account: account, logger: TestSupport.logger).run()
+            let sync = AccountSync(postgres: client, stripe: stripeClient, account: account, job: job, worker: "insights-test", logger: TestSupport.logger)
+            _ = try await sync.full(from: nil, now: Int(Date().timeIntervalSince1970))
+            try await client.query("UPDATE sync.sync_jobs SET status = 'done', leased_by = NULL WHERE id = \(job)", logger: TestSupport.logger)
             try await SnapshotBuilder.rebuild(connectionID: id, account: account, postgres: client, logger: TestSupport.logger)
         }
         return id

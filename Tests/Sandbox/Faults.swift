@@ -52,6 +52,7 @@ public struct Fault: Codable, Sendable, Equatable {
 public struct RecordedRequest: Codable, Sendable {
     public var method: String
     public var path: String
+    public var query: String?
     public var headers: [String: String]
     public var body: String
     /// The fault applied to it, if any.
@@ -114,6 +115,7 @@ struct FaultMiddleware<Context: RequestContext>: RouterMiddleware {
             RecordedRequest(
                 method: request.method.rawValue,
                 path: path,
+                query: request.uri.query?.removingPercentEncoding,
                 headers: Dictionary(request.headers.map { ($0.name.canonicalName, $0.value) }, uniquingKeysWith: { first, _ in first }),
                 body: String(buffer: body),
                 faulted: fault != nil

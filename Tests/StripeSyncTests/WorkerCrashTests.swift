@@ -61,6 +61,9 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             for table in ["customers_cache", "subscriptions_cache", "invoices_cache", "charges_cache"] {
                 #expect(try await Self.cached(table, account: account) == 1_500, "\(table)")
             }
+            // The second worker went on from the first one's cursor: the first page of customers was asked for once.
+            let firstPages = sandbox.faults.requests.filter { $0.path == "/v1/customers" && $0.query?.contains("starting_after") != true }
+            #expect(firstPages.count == 1)
         }
     }
 }

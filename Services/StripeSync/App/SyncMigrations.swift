@@ -126,5 +126,13 @@ enum SyncMigrations {
             ]
         ),
         Migration(5, "subscription discounts", ["ALTER TABLE sync.subscriptions_cache ADD COLUMN discounts jsonb NOT NULL DEFAULT '[]'"]),
+        Migration(
+            6,
+            "resumable syncs and the event mark of incremental ones",
+            [
+                "ALTER TABLE sync.sync_jobs ADD COLUMN cursor jsonb",
+                "ALTER TABLE sync.stripe_connections ADD COLUMN last_event_id text, ADD COLUMN last_event_at bigint",
+            ]
+        ),
     ]
 }

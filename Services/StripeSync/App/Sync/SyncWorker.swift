@@ -12,6 +12,10 @@ struct SyncJob: Sendable {
     var accountID: String
     var kind: String
     var attempt: Int
+    /// How far an earlier attempt got.
+    var cursor: SyncCursor?
+    /// The connection's newest event as of its last sync.
+    var lastEvent: EventMark?
 }
 
 /// Takes sync jobs from Postgres (`FOR UPDATE SKIP LOCKED`) and copies the connected account into the cache tables.
@@ -65,12 +69,22 @@ final class SyncWorker: Service, Sendable {
                 WHERE (status = 'queued' AND run_after <= now()) OR (status = 'running' AND lease_until < now())
                 ORDER BY run_after LIMIT 1 FOR UPDATE SKIP LOCKED
             )
-            RETURNING j.id, j.connection_id, c.stripe_account_id, j.kind, j.attempts
+            RETURNING j.id, j.connection_id, c.stripe_account_id, j.kind, j.attempts, j.cursor::text, c.last_event_id, c.last_event_at
             """,
             logger: logger
         )
-        for try await (id, connection, account, kind, attempts) in rows.decode((UUID, UUID, String, String, Int).self) {
-            return SyncJob(id: id, connectionID: connection, accountID: account, kind: kind, attempt: attempts)
+        for try await (id, connection, account, kind, attempts, cursor, lastEventID, lastEventAt) in rows.decode(
+            (UUID, UUID, String, String, Int, String?, String?, Int?).self
+        ) {
+            return SyncJob(
+                id: id,
+                connectionID: connection,
+                accountID: account,
+                kind: kind,
+                attempt: attempts,
+                cursor: cursor.flatMap { try? JSONDecoder().decode(SyncCursor.self, from: Data($0.utf8)) },
+                lastEvent: lastEventAt.map { EventMark(id: lastEventID, created: $0) }
+            )
         }
         return nil
     }
@@ -88,14 +102,17 @@ final class SyncWorker: Service, Sendable {
                 logger: logger
             )
             let started = ContinuousClock.now
-            let counts = try await withThrowingTaskGroup(of: AccountSync.Counts?.self) { group in
+            let (counts, mark) = try await withThrowingTaskGroup(of: (AccountSync.Counts, EventMark)?.self) { group in
                 group.addTask {
                     while true {
                         try await Task.sleep(for: self.lease / 3)
                         try await self.renew(job)
                     }
                 }
-                group.addTask { try await AccountSync(postgres: self.postgres, stripe: self.stripe, account: job.accountID, logger: logger).run() }
+                group.addTask {
+                    let sync = AccountSync(postgres: self.postgres, stripe: self.stripe, account: job.accountID, job: job.id, worker: self.workerID, logger: logger)
+                    return try await sync.run(kind: job.kind, cursor: job.cursor, lastEvent: job.lastEvent, now: Int(Date().timeIntervalSince1970))
+                }
                 defer { group.cancelAll() }
                 while let result = try await group.next() {
                     if let counts = result { return counts }
@@ -105,18 +122,20 @@ final class SyncWorker: Service, Sendable {
             let copied = ContinuousClock.now
             try await SnapshotBuilder.rebuild(connectionID: job.connectionID, account: job.accountID, postgres: postgres, logger: logger)
             let rebuilt = ContinuousClock.now
-            try await finish(job, error: nil)
+            try await finish(job, error: nil, mark: mark)
             await usage.report(connectionID: job.connectionID, account: job.accountID, logger: logger)
             logger.info(
                 "sync finished",
                 metadata: [
                     "customers": "\(counts.customers)", "subscriptions": "\(counts.subscriptions)", "invoices": "\(counts.invoices)",
-                    "charges": "\(counts.charges)", "copy_seconds": "\((copied - started).inSeconds)",
+                    "charges": "\(counts.charges)", "incremental": "\(counts.incremental)", "copy_seconds": "\((copied - started).inSeconds)",
                     "snapshot_seconds": "\((rebuilt - copied).inSeconds)",
                 ]
             )
         } catch is CancellationError {
             // Shutting down: the lease runs out and another worker takes the job.
+        } catch is LeaseLost {
+            logger.warning("another worker took the job over")
         } catch {
             // Cancelled mid-query the error may not be a CancellationError; the lease runs out either way.
             if Task.isCancelled { return }
@@ -133,7 +152,7 @@ final class SyncWorker: Service, Sendable {
     }
 
     /// Done, or back in the queue after a backoff, or failed for good when the attempts are spent.
-    func finish(_ job: SyncJob, error: String?) async throws {
+    func finish(_ job: SyncJob, error: String?, mark: EventMark? = nil) async throws {
         let delay = job.attempt <= retry.maxRetries ? retry.delay(forRetry: job.attempt - 1, unitRandom: Double.random(in: 0.5...1)) : nil
         let status = error == nil ? "done" : (delay == nil ? "failed" : "queued")
         try await postgres.withTransaction(logger: logger) { connection in
@@ -148,71 +167,13 @@ final class SyncWorker: Service, Sendable {
             try await connection.query(
                 """
                 UPDATE sync.stripe_connections SET sync_status = \(error == nil ? "synced" : (status == "failed" ? "failed" : "retrying")),
-                    last_synced_at = CASE WHEN \(error == nil) THEN now() ELSE last_synced_at END, last_error = \(error), updated_at = now()
+                    last_synced_at = CASE WHEN \(error == nil) THEN now() ELSE last_synced_at END, last_error = \(error), updated_at = now(),
+                    last_event_id = CASE WHEN \(mark != nil) THEN \(mark?.id) ELSE last_event_id END,
+                    last_event_at = coalesce(\(mark?.created), last_event_at)
                 WHERE id = \(job.connectionID)
                 """,
                 logger: logger
             )
         }
-    }
-}
-
-/// Copies one connected account's customers, subscriptions (all statuses), invoices and charges into the cache,
-/// a page at a time: the whole account is never held in memory.
-struct AccountSync {
-    let postgres: PostgresClient
-    let stripe: StripeClient
-    let account: String
-    let logger: Logger
-
-    struct Counts: Sendable, Equatable {
-        var customers = 0
-        var subscriptions = 0
-        var invoices = 0
-        var charges = 0
-    }
-
-    func run() async throws -> Counts? {
-        var counts = Counts()
-        for try await page in stripe.list("/v1/customers", account: account, of: Customer.self) {
-            try await postgres.withConnection { try await CacheQueries.upsert(page, account: account, on: $0, logger: logger) }
-            counts.customers += page.count
-        }
-        for try await page in stripe.list(
-            "/v1/subscriptions",
-            query: [("status", "all"), ("expand", ["data.discounts"])],
-            account: account,
-            of: Subscription.self
-        ) {
-            let complete = try await withEveryItem(page)
-            try await postgres.withConnection { try await CacheQueries.upsert(complete, account: account, on: $0, logger: logger) }
-            counts.subscriptions += page.count
-        }
-        for try await page in stripe.list("/v1/invoices", account: account, of: Invoice.self) {
-            try await postgres.withConnection { try await CacheQueries.upsert(page, account: account, on: $0, logger: logger) }
-            counts.invoices += page.count
-        }
-        for try await page in stripe.list("/v1/charges", query: [("expand", ["data.refunds"])], account: account, of: Charge.self) {
-            try await postgres.withConnection { try await CacheQueries.upsert(page, account: account, on: $0, logger: logger) }
-            counts.charges += page.count
-        }
-        return counts
-    }
-
-    /// Stripe embeds a subscription's first items only; the rest are paged from `/v1/subscription_items`.
-    func withEveryItem(_ subscriptions: [Subscription]) async throws -> [Subscription] {
-        var complete = subscriptions
-        for index in complete.indices where complete[index].items.hasMore {
-            var items: [SubscriptionItem] = []
-            let pages = stripe.list(
-                "/v1/subscription_items",
-                query: [("subscription", .string(complete[index].id))],
-                account: account,
-                of: SubscriptionItem.self
-            )
-            for try await page in pages { items += page }
-            complete[index].items = StripeList(data: items)
-        }
-        return complete
     }
 }

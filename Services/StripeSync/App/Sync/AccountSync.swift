@@ -1,0 +1,229 @@
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+import StripeKit
+
+/// Where a full copy has got to, stored on its job with every page: a worker that takes the job over resumes there.
+struct SyncCursor: Codable, Sendable, Equatable {
+    enum Phase: String, Codable, CaseIterable, Sendable {
+        case customers, subscriptions, invoices, charges
+    }
+    var phase: Phase = .customers
+    /// The last object of `phase` already in the cache.
+    var after: String?
+    /// The newest event when the copy began: the next incremental sync reads the events after it.
+    var watermark: EventMark
+}
+
+/// The newest event an account had when it was last read (no id when it had none).
+struct EventMark: Codable, Sendable, Equatable {
+    var id: String?
+    var created: Int
+}
+
+/// An event as `/v1/events` lists it, its object kept as JSON until its type is known.
+struct ListedEvent: Codable, Sendable, Identifiable {
+    struct Payload: Codable, Sendable { var object: JSONValue }
+    var id: String
+    var type: String
+    var created: Int
+    var data: Payload
+}
+
+/// The job lost its lease to another worker, which now carries it on.
+struct LeaseLost: Error {}
+
+/// Copies one connected account into the cache: in full a page at a time (the whole account is never held in
+/// memory, and the cursor saved with each page lets another worker resume), or, after a full copy, only the objects
+/// its events say changed.
+struct AccountSync {
+    let postgres: PostgresClient
+    let stripe: StripeClient
+    let account: String
+    let job: UUID
+    let worker: String
+    let logger: Logger
+
+    /// Stripe keeps 30 days of events; an older mark cannot be caught up from them.
+    static let eventRetention = 29 * 86_400
+
+    struct Counts: Sendable, Equatable {
+        var customers = 0
+        var subscriptions = 0
+        var invoices = 0
+        var charges = 0
+        var incremental = false
+    }
+
+    func run(kind: String, cursor: SyncCursor?, lastEvent: EventMark?, now: Int) async throws -> (Counts, EventMark) {
+        if kind == "incremental", cursor == nil, let lastEvent, lastEvent.created > now - Self.eventRetention,
+            let caughtUp = try await incremental(since: lastEvent)
+        {
+            return caughtUp
+        }
+        return try await full(from: cursor, now: now)
+    }
+
+    // MARK: - Full copy
+
+    func full(from saved: SyncCursor?, now: Int) async throws -> (Counts, EventMark) {
+        var cursor: SyncCursor
+        if let saved {
+            cursor = saved
+        } else {
+            // The mark is taken before anything is copied, so no change made during the copy is missed later.
+            cursor = SyncCursor(watermark: try await newestEvent() ?? EventMark(id: nil, created: now))
+            try await postgres.withConnection { try await save(cursor, on: $0) }
+        }
+        var counts = Counts()
+        for phase in SyncCursor.Phase.allCases.drop(while: { $0 != cursor.phase }) {
+            let after = phase == cursor.phase ? cursor.after : nil
+            switch phase {
+            case .customers:
+                counts.customers = try await copy(stripe.list("/v1/customers", account: account, startingAfter: after, of: Customer.self), phase, &cursor) {
+                    try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
+                }
+            case .subscriptions:
+                let pages = stripe.list(
+                    "/v1/subscriptions",
+                    query: [("status", "all"), ("expand", ["data.discounts"])],
+                    account: account,
+                    startingAfter: after,
+                    of: Subscription.self
+                )
+                counts.subscriptions = try await copy(pages, phase, &cursor, completing: withEveryItem) {
+                    try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
+                }
+            case .invoices:
+                counts.invoices = try await copy(stripe.list("/v1/invoices", account: account, startingAfter: after, of: Invoice.self), phase, &cursor) {
+                    try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
+                }
+            case .charges:
+                let pages = stripe.list("/v1/charges", query: [("expand", ["data.refunds"])], account: account, startingAfter: after, of: Charge.self)
+                counts.charges = try await copy(pages, phase, &cursor) {
+                    try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
+                }
+            }
+        }
+        return (counts, cursor.watermark)
+    }
+
+    /// Each page goes into the cache together with the cursor that says it is there.
+    func copy<Item: Sendable>(
+        _ pages: StripePages<Item>,
+        _ phase: SyncCursor.Phase,
+        _ cursor: inout SyncCursor,
+        completing complete: ([Item]) async throws -> [Item] = { $0 },
+        upsert: ([Item], PostgresConnection) async throws -> Void
+    ) async throws -> Int {
+        var copied = 0
+        for try await page in pages {
+            let items = try await complete(page)
+            cursor.phase = phase
+            cursor.after = page.last?.id
+            let progress = cursor
+            try await postgres.withTransaction(logger: logger) { connection in
+                try await upsert(items, connection)
+                try await save(progress, on: connection)
+            }
+            copied += page.count
+        }
+        return copied
+    }
+
+    func save(_ cursor: SyncCursor, on connection: PostgresConnection) async throws {
+        let json = String(decoding: try JSONEncoder().encode(cursor), as: UTF8.self)
+        let rows = try await connection.query(
+            "UPDATE sync.sync_jobs SET cursor = \(json)::jsonb WHERE id = \(job) AND leased_by = \(worker) RETURNING id",
+            logger: logger
+        )
+        for try await _ in rows { return }
+        throw LeaseLost()
+    }
+
+    func newestEvent() async throws -> EventMark? {
+        let page: StripeList<ListedEvent> = try await stripe.get("/v1/events", query: [("limit", "1")], account: account)
+        return page.data.first.map { EventMark(id: $0.id, created: $0.created) }
+    }
+
+    /// Stripe embeds a subscription's first items only; the rest are paged from `/v1/subscription_items`.
+    func withEveryItem(_ subscriptions: [Subscription]) async throws -> [Subscription] {
+        var complete = subscriptions
+        for index in complete.indices where complete[index].items.hasMore {
+            var items: [SubscriptionItem] = []
+            let pages = stripe.list(
+                "/v1/subscription_items",
+                query: [("subscription", .string(complete[index].id))],
+                account: account,
+                of: SubscriptionItem.self
+            )
+            for try await page in pages { items += page }
+            complete[index].items = StripeList(data: items)
+        }
+        return complete
+    }
+
+    // MARK: - Incremental
+
+    /// The objects changed since `mark`, from the account's events (newest first; each object's newest event
+    /// wins). Nil when the events no longer reach back to the mark: only a full copy is then complete.
+    func incremental(since mark: EventMark) async throws -> (Counts, EventMark)? {
+        var newest: EventMark?
+        var changed: [String: ListedEvent] = [:]
+        var reachedMark = mark.id == nil
+        events: for try await page in stripe.list("/v1/events", account: account, of: ListedEvent.self) {
+            for event in page {
+                if newest == nil { newest = EventMark(id: event.id, created: event.created) }
+                if event.id == mark.id || event.created < mark.created {
+                    reachedMark = true
+                    break events
+                }
+                guard let id = event.data.object["id"]?.string, changed[id] == nil else { continue }
+                changed[id] = event
+            }
+        }
+        guard reachedMark else { return nil }
+
+        var customers: [Customer] = []
+        var invoices: [Invoice] = []
+        var subscriptionIDs: Set<String> = []
+        var chargeIDs: Set<String> = []
+        for (id, event) in changed {
+            switch event.data.object["object"]?.string {
+            case "customer":
+                var customer = try Self.decode(Customer.self, event.data.object)
+                if event.type == "customer.deleted" { customer.deleted = true }
+                customers.append(customer)
+            case "subscription": subscriptionIDs.insert(id)
+            case "invoice": invoices.append(try Self.decode(Invoice.self, event.data.object))
+            case "charge": chargeIDs.insert(id)
+            // A dispute or refund changes its charge, which is read again whole.
+            case "dispute", "refund": if let charge = event.data.object["charge"]?.string { chargeIDs.insert(charge) }
+            default: continue
+            }
+        }
+        // Subscriptions and charges are read again: events carry discounts and refunds as ids only.
+        var subscriptions: [Subscription] = []
+        for id in subscriptionIDs.sorted() {
+            subscriptions.append(try await stripe.get("/v1/subscriptions/\(id)", query: [("expand", ["discounts"])], account: account))
+        }
+        subscriptions = try await withEveryItem(subscriptions)
+        var charges: [Charge] = []
+        for id in chargeIDs.sorted() {
+            charges.append(try await stripe.get("/v1/charges/\(id)", query: [("expand", ["refunds"])], account: account))
+        }
+        try await postgres.withTransaction(logger: logger) { connection in
+            try await CacheQueries.upsert(customers, account: account, on: connection, logger: logger)
+            try await CacheQueries.upsert(subscriptions, account: account, on: connection, logger: logger)
+            try await CacheQueries.upsert(invoices, account: account, on: connection, logger: logger)
+            try await CacheQueries.upsert(charges, account: account, on: connection, logger: logger)
+        }
+        let counts = Counts(customers: customers.count, subscriptions: subscriptions.count, invoices: invoices.count, charges: charges.count, incremental: true)
+        return (counts, newest ?? mark)
+    }
+
+    static func decode<Model: Decodable>(_ type: Model.Type, _ object: JSONValue) throws -> Model {
+        try JSONDecoder().decode(Model.self, from: JSONEncoder().encode(object))
+    }
+}
