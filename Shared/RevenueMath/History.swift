@@ -2,21 +2,25 @@ import Foundation
 
 /// A subscription over time: when it began counting and when it stopped, and what it is worth while it counts.
 public struct SubscriptionHistory: Sendable, Equatable {
-    /// The subscription as it stands now; its items and discount are taken to hold over its whole life.
+    /// The subscription as it stands now.
     public var current: SubscriptionSnapshot
     /// When it started counting (its start, or the end of its trial).
     public var start: Date
     /// When it stopped counting (ended or canceled); nil while it runs.
     public var end: Date?
+    /// What its invoices billed it for, oldest first: each holds from its date until the next. Without any, the
+    /// current items are taken to hold over its whole life.
+    public var billed: [BilledPeriod]
 
-    public init(current: SubscriptionSnapshot, start: Date, end: Date?) {
+    public init(current: SubscriptionSnapshot, start: Date, end: Date?, billed: [BilledPeriod] = []) {
         self.current = current
         self.start = start
         self.end = end
+        self.billed = billed.sorted { $0.from < $1.from }
     }
 
     /// The subscription as it stood at the end of `day`: before its start it did not exist, after its end it is
-    /// canceled, the last day is today's state, and any day between counts it as active.
+    /// canceled, the last day is today's state, and any day between counts it as active with the items billed then.
     func snapshot(at moment: Date, isToday: Bool) -> SubscriptionSnapshot? {
         guard moment >= start else { return nil }
         var snapshot = current
@@ -24,8 +28,20 @@ public struct SubscriptionHistory: Sendable, Equatable {
             snapshot.status = "canceled"
         } else if !isToday {
             snapshot.status = RevenueMath.countingStatuses.contains(current.status) ? current.status : "active"
+            if let period = billed.last(where: { $0.from <= moment }) ?? billed.first { snapshot.items = period.items }
         }
         return snapshot
+    }
+}
+
+/// One billing period's recurring items, from an invoice's subscription lines.
+public struct BilledPeriod: Sendable, Equatable {
+    public var from: Date
+    public var items: [SubscriptionSnapshot.Item]
+
+    public init(from: Date, items: [SubscriptionSnapshot.Item]) {
+        self.from = from
+        self.items = items
     }
 }
 
@@ -36,7 +52,8 @@ struct SubscriptionValues {
     let currency: String
     let start: Date
     let end: Date?
-    let running: Decimal
+    /// While it runs, from each billed period's date (the first also covers the days before it).
+    let running: [(from: Date, mrr: Decimal)]
     let today: Decimal
     let ended: Decimal
 
@@ -45,8 +62,11 @@ struct SubscriptionValues {
         currency = history.current.currency
         start = history.start
         end = history.end
+        let moments = history.billed.isEmpty ? [history.start] : history.billed.map { max($0.from, history.start) }
         let alive = history.end.map { history.start < $0 } ?? true
-        running = alive ? RevenueMath.mrr(history.snapshot(at: history.start, isToday: false)!, settings: settings) : 0
+        running = moments.map { moment in
+            (moment, alive ? history.snapshot(at: moment, isToday: false).map { RevenueMath.mrr($0, settings: settings) } ?? 0 : 0)
+        }
         var current = history.current
         today = RevenueMath.mrr(current, settings: settings)
         current.status = "canceled"
@@ -57,7 +77,8 @@ struct SubscriptionValues {
     func mrr(at moment: Date, isToday: Bool) -> Decimal? {
         guard moment >= start else { return nil }
         if let end, moment >= end { return ended }
-        return isToday ? today : running
+        if isToday { return today }
+        return (running.last { $0.from <= moment } ?? running.first)?.mrr ?? 0
     }
 }
 
@@ -89,7 +110,7 @@ extension RevenueMath {
     public static let windowDays = 30
 
     /// One `AccountMetrics` per currency for each of the last `count` days ending at `today`, each over the 30 days
-    /// before it. `history` reaches back far enough that every window starts with real data.
+    /// before it, with that day's own movements (from the day before). `history` reaches back far enough that every window starts with real data.
     /// Days are computed in order and only one window's worth is kept, so memory does not grow with `count`; the
     /// movements between consecutive days are worked out once and summed per window.
     public static func dailyMetrics(
@@ -98,7 +119,7 @@ extension RevenueMath {
         today: Date,
         count: Int,
         settings: MetricSettings = MetricSettings()
-    ) throws(MovementImbalance) -> [(day: Date, currency: String, metrics: AccountMetrics)] {
+    ) throws(MovementImbalance) -> [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements)] {
         let total = count + windowDays
         let moments = (0..<total).map { today.addingTimeInterval(-Double(total - 1 - $0) * 86_400) }
         let values = subscriptions.map { SubscriptionValues($0, settings: settings) }
@@ -109,7 +130,7 @@ extension RevenueMath {
         var windowMovements: [String: [Movements]] = [:]
         // Who had MRR on any earlier day, which tells reactivation from new.
         var everHadMRR: [String: Set<String>] = [:]
-        var result: [(day: Date, currency: String, metrics: AccountMetrics)] = []
+        var result: [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements)] = []
         for index in 0..<total {
             let day = customerMRR(values, at: moments[index], isToday: index == total - 1)
             if let previous = window.last {
@@ -136,7 +157,8 @@ extension RevenueMath {
                     activeSubscriptions: (day.active[currency] ?? 0, window[0].active[currency] ?? 0),
                     charges: windowCharges.filter { $0.currency == currency }
                 )
-                result.append((moments[index], currency, metrics))
+                // The window's sums make the rates; the day's own movements are what the day adds.
+                result.append((moments[index], currency, metrics, windowMovements[currency]?.last ?? Movements()))
             }
         }
         return result

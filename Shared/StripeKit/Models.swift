@@ -105,15 +105,19 @@ public struct Recurring: Codable, Sendable, Hashable {
 
     public var interval: Interval
     public var intervalCount: Int
+    /// `licensed`, or `metered` for usage prices.
+    public var usageType: String?
 
-    public init(interval: Interval, intervalCount: Int = 1) {
+    public init(interval: Interval, intervalCount: Int = 1, usageType: String? = nil) {
         self.interval = interval
         self.intervalCount = intervalCount
+        self.usageType = usageType
     }
 
     enum CodingKeys: String, CodingKey {
         case interval
         case intervalCount = "interval_count"
+        case usageType = "usage_type"
     }
 }
 
@@ -367,23 +371,30 @@ public struct InvoiceLine: Codable, Sendable, Identifiable {
     public struct Pricing: Codable, Sendable {
         public struct PriceDetails: Codable, Sendable {
             public var price: ExpandableID?
-        
-    public init(
-        price: ExpandableID? = nil
-    ) {
-        self.price = price
-    }
-}
+
+            public init(price: ExpandableID? = nil) {
+                self.price = price
+            }
+        }
         public var priceDetails: PriceDetails?
 
         enum CodingKeys: String, CodingKey { case priceDetails = "price_details" }
-    
-    public init(
-        priceDetails: PriceDetails? = nil
-    ) {
-        self.priceDetails = priceDetails
+
+        public init(priceDetails: PriceDetails? = nil) {
+            self.priceDetails = priceDetails
+        }
     }
-}
+
+    /// Where newer API versions say what the line bills.
+    public struct Parent: Codable, Sendable {
+        public struct SubscriptionItemDetails: Codable, Sendable {
+            public var proration: Bool?
+            public var subscription: String?
+        }
+        public var subscriptionItemDetails: SubscriptionItemDetails?
+
+        enum CodingKeys: String, CodingKey { case subscriptionItemDetails = "subscription_item_details" }
+    }
 
     public var id: String
     public var amount: Int
@@ -394,8 +405,12 @@ public struct InvoiceLine: Codable, Sendable, Identifiable {
     /// Older API versions send the price object; newer ones its id under `pricing`.
     public var price: Price?
     public var pricing: Pricing?
+    /// Older API versions flag prorations on the line; newer ones under `parent`.
+    public var proration: Bool?
+    public var parent: Parent?
 
     public var priceID: String? { price?.id ?? pricing?.priceDetails?.price?.id }
+    public var isProration: Bool { proration ?? parent?.subscriptionItemDetails?.proration ?? false }
 
     public init(
         id: String,
@@ -405,7 +420,8 @@ public struct InvoiceLine: Codable, Sendable, Identifiable {
         quantity: Int? = nil,
         period: Period? = nil,
         price: Price? = nil,
-        pricing: Pricing? = nil
+        pricing: Pricing? = nil,
+        proration: Bool? = nil
     ) {
         self.id = id
         self.amount = amount
@@ -415,6 +431,7 @@ public struct InvoiceLine: Codable, Sendable, Identifiable {
         self.period = period
         self.price = price
         self.pricing = pricing
+        self.proration = proration
     }
 }
 

@@ -189,3 +189,26 @@ func subscription(
         #expect(last.activeSubscriptions == 2)
     }
 }
+
+@Suite struct BilledHistoryTests {
+    /// Billed $100 a month, then $150 from day −20: the $50 shows as expansion on that day and only then.
+    @Test func anUpgradeIsExpansionOnTheDayItsBilledPeriodBegan() throws {
+        let day: TimeInterval = 86_400
+        let today = Date(timeIntervalSince1970: 1_790_000_000)
+        let upgraded = SubscriptionHistory(
+            current: subscription("a", 15_000),
+            start: today.addingTimeInterval(-50 * day),
+            end: nil,
+            billed: [
+                BilledPeriod(from: today.addingTimeInterval(-20 * day), items: [.init(unitAmountCents: 15_000, interval: "month")]),
+                BilledPeriod(from: today.addingTimeInterval(-50 * day), items: [.init(unitAmountCents: 10_000, interval: "month")]),
+            ]
+        )
+        let daily = try RevenueMath.dailyMetrics(subscriptions: [upgraded], charges: [], today: today, count: 60)
+        let expansions = daily.filter { $0.movements.expansion > 0 }
+        #expect(expansions.map(\.movements.expansion) == [5_000])
+        #expect(expansions.first?.day == today.addingTimeInterval(-20 * day))
+        #expect(daily.map(\.movements.new).reduce(0, +) == 10_000)
+        #expect(daily.last?.metrics.mrr == 15_000)
+    }
+}

@@ -146,6 +146,8 @@ public struct ConnectedAccountData: Sendable {
     public var invoices: [Invoice] = []
     public var charges: [Charge] = []
 
+    public init() {}
+
     /// `customers` customers with `subscriptions` monthly subscriptions between them (one each by default, a few
     /// canceled), and `invoices` paid invoices spread over the subscriptions (one each by default), each with its charge.
     public static func generate(

@@ -134,5 +134,6 @@ enum SyncMigrations {
                 "ALTER TABLE sync.stripe_connections ADD COLUMN last_event_id text, ADD COLUMN last_event_at bigint",
             ]
         ),
+        Migration(7, "subscription trial ends", ["ALTER TABLE sync.subscriptions_cache ADD COLUMN trial_end bigint"]),
     ]
 }

@@ -6,40 +6,13 @@ import RevenueMath
 import ServiceKit
 import StripeKit
 
-/// Recomputes a connection's daily snapshots from its cached subscriptions and charges.
+/// Recomputes a connection's daily snapshots from its cached subscriptions, invoices and charges. Each snapshot's
+/// movements are its day's (from the day before); its rates are over the 30 days that end on it.
 enum SnapshotBuilder {
     static let historyDays = 365
 
     static func rebuild(connectionID: UUID, account: String, postgres: PostgresClient, logger: Logger, today: Date = Date()) async throws {
-        var subscriptions: [SubscriptionHistory] = []
-        for try await (customer, status, currency, created, canceledAt, endedAt, cancelAtPeriodEnd, items, discounts) in try await postgres.query(
-            """
-            SELECT customer_id, status, coalesce(currency, 'usd'), created, canceled_at, ended_at, cancel_at_period_end, items::text, discounts::text
-            FROM sync.subscriptions_cache WHERE account_id = \(account)
-            """,
-            logger: logger
-        ).decode((String, String, String, Int64, Int64?, Int64?, Bool, String, String).self) {
-            let decoded = (try? JSONDecoder().decode([SubscriptionItem].self, from: Data(items.utf8))) ?? []
-            let applied = (try? JSONDecoder().decode([CouponDiscount].self, from: Data(discounts.utf8))) ?? []
-            let snapshot = SubscriptionSnapshot(
-                id: customer + "/" + String(created),
-                customerID: customer,
-                currency: currency,
-                status: status,
-                items: decoded.map {
-                    .init(
-                        unitAmountCents: Int64($0.price.unitAmount ?? 0),
-                        quantity: $0.quantity ?? 1,
-                        interval: $0.price.recurring?.interval.rawValue ?? "",
-                        intervalCount: $0.price.recurring?.intervalCount ?? 1
-                    )
-                },
-                discount: Self.discount(applied, now: today),
-                cancelAtPeriodEnd: cancelAtPeriodEnd
-            )
-            let end = (endedAt ?? canceledAt).map { Date(timeIntervalSince1970: TimeInterval($0)) }
-            subscriptions.append(SubscriptionHistory(current: snapshot, start: Date(timeIntervalSince1970: TimeInterval(created)), end: end))
-        }
+        let subscriptions = try await histories(account: account, postgres: postgres, logger: logger, today: today)
         var charges: [ChargeRecord] = []
         let since = Int64(today.timeIntervalSince1970) - Int64((historyDays + RevenueMath.windowDays + 1) * 86_400)
         for try await (created, amount, refunded, status, disputed, currency) in try await postgres.query(
@@ -60,7 +33,7 @@ enum SnapshotBuilder {
         let daily = try RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: charges, today: today, count: historyDays)
         try await postgres.withTransaction(logger: logger) { connection in
             try await connection.query("DELETE FROM sync.metrics_snapshots WHERE connection_id = \(connectionID)", logger: logger)
-            for (day, currency, metrics) in daily {
+            for (day, currency, metrics, movements) in daily {
                 let m = metrics
                 try await connection.query(
                     """
@@ -72,8 +45,8 @@ enum SnapshotBuilder {
                         \(connectionID), \(currency), (\(day)::timestamptz AT TIME ZONE 'UTC')::date, \(m.mrr.text)::numeric, \(m.arr.text)::numeric,
                         \(m.totalRevenueCents), \(m.totalCustomers), \(m.activeSubscriptions), \(m.arpu?.text)::numeric, \(m.ltv?.text)::numeric,
                         \(m.customerChurnRate?.text)::numeric, \(m.revenueChurnRate?.text)::numeric, \(m.netRevenueChurnRate?.text)::numeric,
-                        \(m.movements.new.text)::numeric, \(m.movements.expansion.text)::numeric, \(m.movements.contraction.text)::numeric,
-                        \(m.movements.churned.text)::numeric, \(m.movements.reactivation.text)::numeric, \(m.paymentSuccessRate?.text)::numeric,
+                        \(movements.new.text)::numeric, \(movements.expansion.text)::numeric, \(movements.contraction.text)::numeric,
+                        \(movements.churned.text)::numeric, \(movements.reactivation.text)::numeric, \(m.paymentSuccessRate?.text)::numeric,
                         \(m.disputeRate?.text)::numeric, \(m.subscriptionGrowthRate?.text)::numeric
                     )
                     """,
@@ -85,6 +58,62 @@ enum SnapshotBuilder {
 }
 
 extension SnapshotBuilder {
+    /// Every subscription's history: counting from its start or the end of its trial, until it ended, with the
+    /// items its invoices billed in each period (so an upgrade shows as expansion on the day its period began).
+    static func histories(account: String, postgres: PostgresClient, logger: Logger, today: Date) async throws -> [SubscriptionHistory] {
+        let decoder = JSONDecoder()
+        var current: [(id: String, snapshot: SubscriptionSnapshot, start: Date, end: Date?)] = []
+        // Prices by id, for invoice lines that name their price without sending it.
+        var prices: [String: Price] = [:]
+        for try await (id, customer, status, currency, created, trialEnd, canceledAt, endedAt, cancelAtPeriodEnd, items, discounts) in try await postgres.query(
+            """
+            SELECT id, customer_id, status, coalesce(currency, 'usd'), created, trial_end, canceled_at, ended_at, cancel_at_period_end,
+                items::text, discounts::text
+            FROM sync.subscriptions_cache WHERE account_id = \(account)
+            """,
+            logger: logger
+        ).decode((String, String, String, String, Int64, Int64?, Int64?, Int64?, Bool, String, String).self) {
+            let decoded = (try? decoder.decode([SubscriptionItem].self, from: Data(items.utf8))) ?? []
+            for item in decoded { prices[item.price.id] = item.price }
+            let snapshot = SubscriptionSnapshot(
+                id: id,
+                customerID: customer,
+                currency: currency,
+                status: status,
+                items: decoded.map { Self.item($0.price, quantity: $0.quantity) },
+                discount: Self.discount((try? decoder.decode([CouponDiscount].self, from: Data(discounts.utf8))) ?? [], now: today),
+                cancelAtPeriodEnd: cancelAtPeriodEnd
+            )
+            let start = Date(timeIntervalSince1970: TimeInterval(max(created, trialEnd ?? created)))
+            current.append((id, snapshot, start, (endedAt ?? canceledAt).map { Date(timeIntervalSince1970: TimeInterval($0)) }))
+        }
+        // Each subscription's billed periods: its invoices' recurring, non-proration lines, grouped by period start.
+        var billed: [String: [Int: [SubscriptionSnapshot.Item]]] = [:]
+        for try await (subscription, lines) in try await postgres.query(
+            "SELECT subscription_id, lines::text FROM sync.invoices_cache WHERE account_id = \(account) AND subscription_id IS NOT NULL",
+            logger: logger
+        ).decode((String, String).self) {
+            for line in (try? decoder.decode([InvoiceLine].self, from: Data(lines.utf8))) ?? [] where !line.isProration {
+                guard let period = line.period, let price = line.price ?? line.priceID.flatMap({ prices[$0] }), price.recurring != nil else { continue }
+                billed[subscription, default: [:]][period.start, default: []].append(Self.item(price, quantity: line.quantity))
+            }
+        }
+        return current.map { subscription in
+            let periods = (billed[subscription.id] ?? [:]).map { BilledPeriod(from: Date(timeIntervalSince1970: TimeInterval($0.key)), items: $0.value) }
+            return SubscriptionHistory(current: subscription.snapshot, start: subscription.start, end: subscription.end, billed: periods)
+        }
+    }
+
+    static func item(_ price: Price, quantity: Int?) -> SubscriptionSnapshot.Item {
+        SubscriptionSnapshot.Item(
+            unitAmountCents: Int64(price.unitAmount ?? 0),
+            quantity: quantity ?? 1,
+            interval: price.recurring?.interval.rawValue ?? "",
+            intervalCount: price.recurring?.intervalCount ?? 1,
+            metered: price.recurring?.usageType == "metered"
+        )
+    }
+
     /// The discount MRR reads: the first one still running. (Stacked discounts are rare; the first is Stripe's
     /// primary one.)
     static func discount(_ discounts: [CouponDiscount], now: Date) -> Discount? {

@@ -34,23 +34,24 @@ enum CacheQueries {
             """
             INSERT INTO sync.subscriptions_cache (
                 account_id, id, customer_id, status, currency, created, canceled_at, ended_at, cancel_at_period_end,
-                current_period_start, current_period_end, items, discounts
+                current_period_start, current_period_end, items, discounts, trial_end
             )
             SELECT \(account), id, customer_id, status, NULLIF(currency, ''), created, NULLIF(canceled_at, '')::bigint, NULLIF(ended_at, '')::bigint,
-                cancel_at_period_end, NULLIF(period_start, '')::bigint, NULLIF(period_end, '')::bigint, items::jsonb, discounts::jsonb
+                cancel_at_period_end, NULLIF(period_start, '')::bigint, NULLIF(period_end, '')::bigint, items::jsonb, discounts::jsonb,
+                NULLIF(trial_end, '')::bigint
             FROM unnest(
                 \(subscriptions.map(\.id))::text[], \(subscriptions.map(\.customer.id))::text[], \(subscriptions.map(\.status.rawValue))::text[],
                 \(text(subscriptions.map(\.currency)))::text[], \(subscriptions.map { Int64($0.created) })::bigint[],
                 \(text(subscriptions.map(\.canceledAt)))::text[], \(text(subscriptions.map(\.endedAt)))::text[],
                 \(subscriptions.map { $0.cancelAtPeriodEnd ?? false })::boolean[], \(text(subscriptions.map(\.periodStart)))::text[],
                 \(text(subscriptions.map(\.periodEnd)))::text[], \(subscriptions.map { json($0.items.data) })::text[],
-                \(subscriptions.map { json(($0.discounts ?? []).compactMap(\.object)) })::text[]
-            ) AS s(id, customer_id, status, currency, created, canceled_at, ended_at, cancel_at_period_end, period_start, period_end, items, discounts)
+                \(subscriptions.map { json(($0.discounts ?? []).compactMap(\.object)) })::text[], \(text(subscriptions.map(\.trialEnd)))::text[]
+            ) AS s(id, customer_id, status, currency, created, canceled_at, ended_at, cancel_at_period_end, period_start, period_end, items, discounts, trial_end)
             ON CONFLICT (account_id, id) DO UPDATE SET customer_id = EXCLUDED.customer_id, status = EXCLUDED.status, currency = EXCLUDED.currency,
                 created = EXCLUDED.created, canceled_at = EXCLUDED.canceled_at, ended_at = EXCLUDED.ended_at,
                 cancel_at_period_end = EXCLUDED.cancel_at_period_end, current_period_start = EXCLUDED.current_period_start,
                 current_period_end = EXCLUDED.current_period_end, items = EXCLUDED.items, discounts = EXCLUDED.discounts,
-                synced_at = now()
+                trial_end = EXCLUDED.trial_end, synced_at = now()
             """,
             logger: logger
         )

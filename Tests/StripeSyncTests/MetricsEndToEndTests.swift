@@ -1,0 +1,146 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Sandbox
+import ServiceKit
+import StripeKit
+import TestSupport
+import Testing
+
+@testable import StripeSync
+
+extension StripeSyncIntegrationTests.SyncWorkerTests {
+    /// An account in which every movement happens, with a yearly plan, a trial, a forever coupon, a past-due
+    /// subscription and a second currency (USD cents unless said):
+    ///
+    /// | customer | history                                              | movements                       | MRR now |
+    /// |----------|------------------------------------------------------|---------------------------------|---------|
+    /// | a        | $100/month from day −50, billed $150 from day −20     | new 10,000; expansion 5,000     | 15,000  |
+    /// | b        | $200/month from day −60, billed $120 from day −30     | new 20,000; contraction 8,000   | 12,000  |
+    /// | c        | $50/month from −70, canceled −40, back at $50 on −10  | new, churned, reactivation 5,000 | 5,000  |
+    /// | d        | $1,200/year from −45                                 | new 10,000                      | 10,000  |
+    /// | e        | $300/month, created −20, trial until −6              | new 30,000 (on −6)              | 30,000  |
+    /// | f        | $400/month from −35, 25 % off forever                | new 30,000                      | 30,000  |
+    /// | g        | $80/month from −55, past due now                     | new 8,000                       | 8,000   |
+    /// | h        | €90/month from −25                                   | EUR: new 9,000                  | EUR 9,000 |
+    ///
+    /// USD: new 113,000, expansion 5,000, contraction 8,000, churned 5,000, reactivation 5,000; MRR 110,000 from 0.
+    static func handBuiltAccount(now: Int) -> ConnectedAccountData {
+        let day = 86_400
+        func price(_ cents: Int, _ interval: Recurring.Interval = .month, currency: String = "usd") -> Price {
+            Price(id: "price_\(currency)_\(cents)_\(interval)", currency: currency, unitAmount: cents, recurring: Recurring(interval: interval))
+        }
+        func subscription(
+            _ name: String,
+            customer: String? = nil,
+            status: Subscription.Status = .active,
+            created: Int,
+            _ price: Price,
+            trialEnd: Int? = nil,
+            ended: Int? = nil,
+            discount: Coupon? = nil
+        ) -> Subscription {
+            var subscription = Subscription(
+                id: "sub_\(name)",
+                customer: ExpandableID("cus_\(customer ?? name)"),
+                status: status,
+                created: now + created * day,
+                canceledAt: ended.map { now + $0 * day },
+                endedAt: ended.map { now + $0 * day },
+                trialEnd: trialEnd.map { now + $0 * day },
+                currency: price.currency,
+                items: StripeList(data: [SubscriptionItem(id: "si_\(name)", price: price, quantity: 1)])
+            )
+            subscription.discounts = discount.map { [.object(CouponDiscount(id: "di_\(name)", coupon: $0))] }
+            return subscription
+        }
+        func invoice(_ name: String, subscription: String, customer: String, created: Int, _ price: Price, until: Int) -> Invoice {
+            Invoice(
+                id: "in_\(name)",
+                customer: ExpandableID("cus_\(customer)"),
+                status: .paid,
+                currency: price.currency,
+                amountDue: price.unitAmount ?? 0,
+                amountPaid: price.unitAmount ?? 0,
+                created: now + created * day,
+                lines: StripeList(data: [
+                    InvoiceLine(
+                        id: "il_\(name)",
+                        amount: price.unitAmount ?? 0,
+                        currency: price.currency,
+                        quantity: 1,
+                        period: Period(start: now + created * day, end: now + until * day),
+                        price: price
+                    )
+                ]),
+                subscription: ExpandableID("sub_\(subscription)")
+            )
+        }
+        var data = ConnectedAccountData()
+        data.customers = ["a", "b", "c", "d", "e", "f", "g", "h"].map { Customer(id: "cus_\($0)", email: "\($0)@example.com", created: now - 80 * day) }
+        data.subscriptions = [
+            subscription("a", created: -50, price(15_000)),
+            subscription("b", created: -60, price(12_000)),
+            subscription("c1", customer: "c", status: .canceled, created: -70, price(5_000), ended: -40),
+            subscription("c2", customer: "c", created: -10, price(5_000)),
+            subscription("d", created: -45, price(120_000, .year)),
+            subscription("e", created: -20, price(30_000), trialEnd: -6),
+            subscription("f", created: -35, price(40_000), discount: Coupon(id: "quarter", duration: .forever, percentOff: 25)),
+            subscription("g", status: .pastDue, created: -55, price(8_000)),
+            subscription("h", created: -25, price(9_000, currency: "eur")),
+        ]
+        data.invoices = [
+            invoice("a1", subscription: "a", customer: "a", created: -50, price(10_000), until: -20),
+            invoice("a2", subscription: "a", customer: "a", created: -20, price(15_000), until: 10),
+            invoice("b1", subscription: "b", customer: "b", created: -60, price(20_000), until: -30),
+            invoice("b2", subscription: "b", customer: "b", created: -30, price(12_000), until: 0),
+        ]
+        return data
+    }
+
+    @Test func theMetricsOfAHandBuiltAccountAreTheOnesWorkedOutByHand() async throws {
+        try await ConnectHarness.run(workers: 1) { h async throws in
+            let account = "acct_hand_" + UUID().uuidString.prefix(8)
+            h.sandbox.connect.addAccount(id: account, name: "Hand Built", currency: "usd")
+            h.sandbox.connect.setData(Self.handBuiltAccount(now: Int(Date().timeIntervalSince1970)), for: account)
+            let user = try await ConnectHarness.user()
+            #expect(try await h.callback(try await h.authorize(user.token, account: account)).status == .found)
+            let connection = try #require(try await h.connections(user.token).first)
+            try await Self.doneJobs(connection.id, count: 1)
+
+            let response = try await h.gateway.execute(
+                uri: "/api/metrics?connectionId=\(connection.id)&days=90",
+                method: .get,
+                headers: [.authorization: "Bearer \(user.token)"]
+            )
+            let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
+            #expect(metrics["currency"]?.string == "usd")
+            #expect(metrics["latest"]?["mrr"] == .number(110_000))
+            #expect(metrics["latest"]?["arr"] == .number(1_320_000))
+            #expect(metrics["latest"]?["total_customers"] == .number(7))
+            #expect(metrics["latest"]?["active_subscriptions"] == .number(7))
+            #expect(metrics["movements"]?["new"] == .number(113_000))
+            #expect(metrics["movements"]?["expansion"] == .number(5_000))
+            #expect(metrics["movements"]?["contraction"] == .number(8_000))
+            #expect(metrics["movements"]?["churned"] == .number(5_000))
+            #expect(metrics["movements"]?["reactivation"] == .number(5_000))
+
+            guard case .array(let trend)? = metrics["trend"] else { Issue.record("no trend"); return }
+            let euro = trend.filter { $0["currency"]?.string == "eur" }
+            #expect(euro.last?["mrr"] == .number(9_000))
+            // Day after day, in each currency: yesterday's MRR and today's movements make today's MRR.
+            for currency in ["usd", "eur"] {
+                let days = trend.filter { $0["currency"]?.string == currency }
+                for (yesterday, today) in zip(days, days.dropFirst()) {
+                    func amount(_ key: String, _ snapshot: JSONValue) -> Decimal {
+                        if case .number(let value)? = snapshot[key] { return value }
+                        return 0
+                    }
+                    let moved = amount("new_mrr", today) + amount("expansion_mrr", today) + amount("reactivation_mrr", today)
+                        - amount("contraction_mrr", today) - amount("churned_mrr", today)
+                    #expect(amount("mrr", yesterday) + moved == amount("mrr", today), "\(currency) \(today["day"]?.string ?? "")")
+                }
+            }
+        }
+    }
+}
