@@ -38,7 +38,7 @@ import Testing
     @Test func price() throws {
         let price = try Self.decode("price", as: Price.self)
         #expect(price.unitAmount == 2000)
-        #expect(price.recurring == Recurring(interval: .month, intervalCount: 1))
+        #expect(price.recurring == Recurring(interval: .month, intervalCount: 1, usageType: "licensed"))
     }
 
     @Test func invoiceWithLinesAndParent() throws {

@@ -18,23 +18,12 @@ struct InsightRoutes {
         var createdAt: Date
         /// `openai` when the model wrote the narrative, else `builtin`.
         var engine: String
+        /// The model that wrote the narrative; absent for the built-in engine.
         var model: String?
-        /// Why the model's narrative was not used, when a model is configured.
+        /// Why the model's narrative was not used; present only when a model is configured and failed.
         var fallbackReason: String?
         var narrative: InsightNarrative
         var report: InsightReport
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(id, forKey: .id)
-            try container.encode(connectionId, forKey: .connectionId)
-            try container.encode(createdAt, forKey: .createdAt)
-            try container.encode(engine, forKey: .engine)
-            try container.encode(model, forKey: .model)
-            try container.encode(fallbackReason, forKey: .fallbackReason)
-            try container.encode(narrative, forKey: .narrative)
-            try container.encode(report, forKey: .report)
-        }
     }
 
     struct History: ResponseCodable {
