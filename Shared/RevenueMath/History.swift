@@ -8,8 +8,8 @@ public struct SubscriptionHistory: Sendable, Equatable {
     public var start: Date
     /// When it stopped counting (ended or canceled); nil while it runs.
     public var end: Date?
-    /// What its invoices billed it for, oldest first: each holds from its date until the next. Without any, the
-    /// current items are taken to hold over its whole life.
+    /// Its items over time, oldest first, as its invoices billed them or a sync saw them: each holds from its date
+    /// until the next. Without any, the current items are taken to hold over its whole life.
     public var billed: [BilledPeriod]
 
     public init(current: SubscriptionSnapshot, start: Date, end: Date?, billed: [BilledPeriod] = []) {
@@ -27,14 +27,21 @@ public struct SubscriptionHistory: Sendable, Equatable {
         if let end, moment >= end {
             snapshot.status = "canceled"
         } else if !isToday {
-            snapshot.status = RevenueMath.countingStatuses.contains(current.status) ? current.status : "active"
-            if let period = billed.last(where: { $0.from <= moment }) ?? billed.first { snapshot.items = period.items }
+            snapshot = running(with: (billed.last(where: { $0.from <= moment }) ?? billed.first)?.items ?? current.items)
         }
+        return snapshot
+    }
+
+    /// The subscription on a day between its start and its end, with the items it had then.
+    func running(with items: [SubscriptionSnapshot.Item]) -> SubscriptionSnapshot {
+        var snapshot = current
+        snapshot.status = RevenueMath.countingStatuses.contains(current.status) ? current.status : "active"
+        snapshot.items = items
         return snapshot
     }
 }
 
-/// One billing period's recurring items, from an invoice's subscription lines.
+/// The recurring items a subscription had from a date on: an invoice's subscription lines, or what a sync saw.
 public struct BilledPeriod: Sendable, Equatable {
     public var from: Date
     public var items: [SubscriptionSnapshot.Item]
@@ -62,11 +69,8 @@ struct SubscriptionValues {
         currency = history.current.currency
         start = history.start
         end = history.end
-        let moments = history.billed.isEmpty ? [history.start] : history.billed.map { max($0.from, history.start) }
-        let alive = history.end.map { history.start < $0 } ?? true
-        running = moments.map { moment in
-            (moment, alive ? history.snapshot(at: moment, isToday: false).map { RevenueMath.mrr($0, settings: settings) } ?? 0 : 0)
-        }
+        let periods = history.billed.isEmpty ? [BilledPeriod(from: history.start, items: history.current.items)] : history.billed
+        running = periods.map { ($0.from, RevenueMath.mrr(history.running(with: $0.items), settings: settings)) }
         var current = history.current
         today = RevenueMath.mrr(current, settings: settings)
         current.status = "canceled"

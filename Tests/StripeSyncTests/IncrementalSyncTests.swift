@@ -99,6 +99,17 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             let later = h.sandbox.faults.requests.dropFirst(seen).filter { $0.header("Stripe-Account") == synced.account }
             #expect(later.contains { $0.path == "/v1/customers" })
             #expect(later.contains { $0.path == "/v1/charges" })
+
+            // Disconnecting deletes what was copied.
+            let disconnected = try await h.gateway.execute(
+                uri: "/api/stripe/connections/\(synced.connection)",
+                method: .delete,
+                headers: [.authorization: "Bearer \(synced.token)"]
+            )
+            #expect(disconnected.status == .noContent)
+            for table in ["customers_cache", "subscriptions_cache", "invoices_cache", "charges_cache"] {
+                #expect(try await Self.cached(table, account: synced.account) == 0, "\(table)")
+            }
         }
     }
 

@@ -141,6 +141,31 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
                     #expect(amount("mrr", yesterday) + moved == amount("mrr", today), "\(currency) \(today["day"]?.string ?? "")")
                 }
             }
+
+            // An upgrade between invoices, seen by the next sync, keeps that day once it is no longer today.
+            var data = Self.handBuiltAccount(now: Int(Date().timeIntervalSince1970))
+            let bigger = Price(id: "price_usd_20000_month", currency: "usd", unitAmount: 20_000, recurring: Recurring(interval: .month))
+            data.subscriptions[0].items = StripeList(data: [SubscriptionItem(id: "si_a", price: bigger, quantity: 1)])
+            h.sandbox.connect.setData(data, for: account)
+            try h.sandbox.connect.record(event: "customer.subscription.updated", object: data.subscriptions[0], named: "subscription", for: account)
+            try await Self.syncAgain(h, token: user.token, connection: connection.id)
+            let twoDaysOn = Date().addingTimeInterval(2 * 86_400)
+            try await TestSupport.withPostgres { client in
+                try await SnapshotBuilder.rebuild(connectionID: connection.id, account: account, postgres: client, logger: TestSupport.logger, today: twoDaysOn)
+                let expansions = try await client.query(
+                    """
+                    SELECT day::text, expansion_mrr::text FROM sync.metrics_snapshots
+                    WHERE connection_id = \(connection.id) AND currency = 'usd' AND expansion_mrr > 0 ORDER BY day DESC LIMIT 1
+                    """,
+                    logger: TestSupport.logger
+                ).decode((String, String).self)
+                var latest: (String, String)?
+                for try await row in expansions { latest = row }
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withFullDate]
+                #expect(latest?.0 == formatter.string(from: Date()))
+                #expect(latest?.1 == "5000")
+            }
         }
     }
 }

@@ -135,5 +135,17 @@ enum SyncMigrations {
             ]
         ),
         Migration(7, "subscription trial ends", ["ALTER TABLE sync.subscriptions_cache ADD COLUMN trial_end bigint"]),
+        Migration(
+            8,
+            "subscription items as each sync saw them",
+            [
+                """
+                CREATE TABLE sync.subscription_states (
+                    account_id text NOT NULL, subscription_id text NOT NULL, observed_at bigint NOT NULL, items jsonb NOT NULL,
+                    PRIMARY KEY (account_id, subscription_id, observed_at)
+                )
+                """,
+            ]
+        ),
     ]
 }

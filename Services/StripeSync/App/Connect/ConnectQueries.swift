@@ -100,18 +100,23 @@ enum ConnectQueries {
         return nil
     }
 
-    /// Deactivates the connection, forgets its tokens and drops its queued work.
-    static func deactivate(_ id: UUID, postgres: PostgresClient, logger: Logger) async throws {
+    /// Deactivates the connection, forgets its tokens, drops its queued work and deletes the account's cached data
+    /// and metrics (connecting again starts from a full sync).
+    static func deactivate(_ id: UUID, account: String, postgres: PostgresClient, logger: Logger) async throws {
         try await postgres.withTransaction(logger: logger) { connection in
             try await connection.query(
                 """
                 UPDATE sync.stripe_connections SET active = false, access_token_ciphertext = '', refresh_token_ciphertext = NULL,
-                    sync_status = 'disconnected', updated_at = now()
+                    sync_status = 'disconnected', last_event_id = NULL, last_event_at = NULL, updated_at = now()
                 WHERE id = \(id)
                 """,
                 logger: logger
             )
             try await connection.query("DELETE FROM sync.sync_jobs WHERE connection_id = \(id) AND status = 'queued'", logger: logger)
+            try await connection.query("DELETE FROM sync.metrics_snapshots WHERE connection_id = \(id)", logger: logger)
+            for table in ["customers_cache", "subscriptions_cache", "invoices_cache", "charges_cache", "subscription_states"] {
+                try await connection.query("DELETE FROM sync.\(unescaped: table) WHERE account_id = \(account)", logger: logger)
+            }
         }
     }
 

@@ -80,7 +80,7 @@ struct ConnectRoutes {
             } catch {
                 throw APIError(.badGateway, "stripe_error", "Stripe could not deauthorize the account; try again")
             }
-            try await ConnectQueries.deactivate(id, postgres: postgres, logger: context.logger)
+            try await ConnectQueries.deactivate(id, account: account, postgres: postgres, logger: context.logger)
             return .noContent
         }
         router.post("/api/stripe/connections/{id}/sync") { _, context -> EditedResponse<ConnectQueries.Queued> in

@@ -12,6 +12,7 @@ enum SnapshotBuilder {
     static let historyDays = 365
 
     static func rebuild(connectionID: UUID, account: String, postgres: PostgresClient, logger: Logger, today: Date = Date()) async throws {
+        try await recordStates(account: account, at: today, postgres: postgres, logger: logger)
         let subscriptions = try await histories(account: account, postgres: postgres, logger: logger, today: today)
         var charges: [ChargeRecord] = []
         let since = Int64(today.timeIntervalSince1970) - Int64((historyDays + RevenueMath.windowDays + 1) * 86_400)
@@ -87,7 +88,8 @@ extension SnapshotBuilder {
             let start = Date(timeIntervalSince1970: TimeInterval(max(created, trialEnd ?? created)))
             current.append((id, snapshot, start, (endedAt ?? canceledAt).map { Date(timeIntervalSince1970: TimeInterval($0)) }))
         }
-        // Each subscription's billed periods: its invoices' recurring, non-proration lines, grouped by period start.
+        // Each subscription's periods: its invoices' recurring, non-proration lines grouped by period start, and the
+        // items each sync saw.
         var billed: [String: [Int: [SubscriptionSnapshot.Item]]] = [:]
         for try await (subscription, lines) in try await postgres.query(
             "SELECT subscription_id, lines::text FROM sync.invoices_cache WHERE account_id = \(account) AND subscription_id IS NOT NULL",
@@ -98,10 +100,35 @@ extension SnapshotBuilder {
                 billed[subscription, default: [:]][period.start, default: []].append(Self.item(price, quantity: line.quantity))
             }
         }
+        // What a sync saw replaces what an invoice billed from the same second.
+        for try await (subscription, observedAt, items) in try await postgres.query(
+            "SELECT subscription_id, observed_at, items::text FROM sync.subscription_states WHERE account_id = \(account)",
+            logger: logger
+        ).decode((String, Int, String).self) {
+            let seen = (try? decoder.decode([SubscriptionItem].self, from: Data(items.utf8))) ?? []
+            billed[subscription, default: [:]][observedAt] = seen.map { Self.item($0.price, quantity: $0.quantity) }
+        }
         return current.map { subscription in
             let periods = (billed[subscription.id] ?? [:]).map { BilledPeriod(from: Date(timeIntervalSince1970: TimeInterval($0.key)), items: $0.value) }
             return SubscriptionHistory(current: subscription.snapshot, start: subscription.start, end: subscription.end, billed: periods)
         }
+    }
+
+    /// Saves each subscription's items where they differ from what the last sync saw, so that a change made between
+    /// invoices keeps the day it was seen once that day is no longer today.
+    static func recordStates(account: String, at moment: Date, postgres: PostgresClient, logger: Logger) async throws {
+        try await postgres.query(
+            """
+            INSERT INTO sync.subscription_states (account_id, subscription_id, observed_at, items)
+            SELECT s.account_id, s.id, \(Int(moment.timeIntervalSince1970)), s.items FROM sync.subscriptions_cache s
+            WHERE s.account_id = \(account) AND s.items IS DISTINCT FROM (
+                SELECT o.items FROM sync.subscription_states o WHERE o.account_id = s.account_id AND o.subscription_id = s.id
+                ORDER BY o.observed_at DESC LIMIT 1
+            )
+            ON CONFLICT DO NOTHING
+            """,
+            logger: logger
+        )
     }
 
     static func item(_ price: Price, quantity: Int?) -> SubscriptionSnapshot.Item {
