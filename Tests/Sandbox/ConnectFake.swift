@@ -68,12 +68,17 @@ public final class ConnectFake: Sendable {
                 return try jsonResponse(["error": "invalid_request"], status: .badRequest)
             }
             let code = StripeFake.newID("ac")
-            self.state.withLock { state in
-                let id = query.get("account") ?? StripeFake.newID("acct")
-                if state.accounts[id] == nil {
-                    state.accounts[id] = Account(id: id, country: "US", defaultCurrency: "usd", businessProfile: .init(name: "Sandbox Business \(id.suffix(6))"))
-                }
+            let id = query.get("account") ?? StripeFake.newID("acct")
+            let isNew = self.state.withLock { state in
                 state.codes[code] = id
+                guard state.accounts[id] == nil else { return false }
+                state.accounts[id] = Account(id: id, country: "US", defaultCurrency: "usd", businessProfile: .init(name: "Sandbox Business \(id.suffix(6))"))
+                return true
+            }
+            // An account the page makes up comes with a small business's worth of data, so that `make run` has
+            // metrics to show once the first sync is done.
+            if isNew, self.data(for: id) == nil {
+                self.setData(.generate(customers: 200, seed: id.utf8.reduce(UInt64(7)) { $0 &* 31 &+ UInt64($1) }), for: id)
             }
             let separator = redirect.contains("?") ? "&" : "?"
             let encodedState = state.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? state
