@@ -242,7 +242,13 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
         case "/v1/subscription_items":
             let items = data.subscriptions.first { $0.id == request.uri.queryParameters.get("subscription") }?.items.data ?? []
             return try jsonResponse(page(items, request))
-        case "/v1/invoices": return try jsonResponse(page(data.invoices, request, positions: positions))
+        case "/v1/invoices":
+            // As Stripe does, an invoice embeds its first 10 lines and says whether there are more.
+            var invoices = page(data.invoices, request, positions: positions)
+            for index in invoices.data.indices where invoices.data[index].lines.data.count > 10 {
+                invoices.data[index].lines = StripeList(data: Array(invoices.data[index].lines.data.prefix(10)), hasMore: true)
+            }
+            return try jsonResponse(invoices)
         case "/v1/charges": return try jsonResponse(page(data.charges, request, positions: positions))
         case "/v1/events": return try jsonResponse(page(connect.events(for: account).reversed(), request))
         case _ where path.hasPrefix("/v1/subscriptions/"):
@@ -250,6 +256,10 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
                 return try Self.missing(path)
             }
             return try jsonResponse(Self.asListed(data.subscriptions[index], expandDiscounts: expanded.contains("discounts")))
+        case _ where path.hasPrefix("/v1/invoices/") && path.hasSuffix("/lines"):
+            let id = String(path.dropFirst("/v1/invoices/".count).dropLast("/lines".count))
+            guard let index = positions[id], data.invoices.indices.contains(index) else { return try Self.missing(path) }
+            return try jsonResponse(page(data.invoices[index].lines.data, request))
         case _ where path.hasPrefix("/v1/charges/"):
             guard let index = positions[String(path.dropFirst("/v1/charges/".count))], data.charges.indices.contains(index) else {
                 return try Self.missing(path)

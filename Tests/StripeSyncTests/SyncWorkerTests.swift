@@ -33,6 +33,16 @@ extension StripeSyncIntegrationTests {
             }
         }
 
+        static func cachedLines(invoice: String, account: String) async throws -> Int {
+            try await TestSupport.withPostgres { client in
+                for try await count in try await client.query(
+                    "SELECT jsonb_array_length(lines)::int FROM sync.invoices_cache WHERE account_id = \(account) AND id = \(invoice)",
+                    logger: TestSupport.logger
+                ).decode(Int.self) { return count }
+                return 0
+            }
+        }
+
         @Test func theFirstSyncCopiesEveryObjectOnceThroughFailures() async throws {
             try await ConnectHarness.run(workers: 1) { h async throws in
                 let account = "acct_" + UUID().uuidString.prefix(8)
@@ -42,6 +52,8 @@ extension StripeSyncIntegrationTests {
                 let price = data.subscriptions[0].items.data[0].price
                 data.subscriptions[0].status = .active
                 data.subscriptions[0].items = StripeList(data: (0..<25).map { SubscriptionItem(id: "si_extra_\($0)", price: price, quantity: 1) })
+                // And one invoice with more lines than Stripe embeds.
+                data.invoices[0].lines = StripeList(data: (0..<25).map { InvoiceLine(id: "il_extra_\($0)", amount: 100, currency: "usd") })
                 h.sandbox.connect.setData(data, for: account)
                 h.sandbox.faults.add(Fault(pathPrefix: "/v1/customers", status: 500, times: nil, everyNth: 10))
                 h.sandbox.faults.add(Fault(pathPrefix: "/v1/subscriptions", status: 500, times: nil, everyNth: 10))
@@ -57,6 +69,7 @@ extension StripeSyncIntegrationTests {
                     #expect(try await Self.cached(table, account: account) == 5_000, "\(table)")
                 }
                 #expect(try await Self.cachedItems(subscription: data.subscriptions[0].id, account: account) == 25)
+                #expect(try await Self.cachedLines(invoice: data.invoices[0].id, account: account) == 25)
                 #expect(h.sandbox.faults.requests.contains { $0.faulted })
                 #expect(try await h.connections(user.token).first?.lastSyncedAt != nil)
 

@@ -96,7 +96,8 @@ struct AccountSync {
                     try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
                 }
             case .invoices:
-                counts.invoices = try await copy(stripe.list("/v1/invoices", account: account, startingAfter: after, of: Invoice.self), phase, &cursor) {
+                let pages = stripe.list("/v1/invoices", account: account, startingAfter: after, of: Invoice.self)
+                counts.invoices = try await copy(pages, phase, &cursor, completing: withEveryLine) {
                     try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
                 }
             case .charges:
@@ -164,6 +165,17 @@ struct AccountSync {
         return complete
     }
 
+    /// Stripe embeds an invoice's first lines only; the rest are paged from `/v1/invoices/{id}/lines`.
+    func withEveryLine(_ invoices: [Invoice]) async throws -> [Invoice] {
+        var complete = invoices
+        for index in complete.indices where complete[index].lines.hasMore {
+            var lines: [InvoiceLine] = []
+            for try await page in stripe.list("/v1/invoices/\(complete[index].id)/lines", account: account, of: InvoiceLine.self) { lines += page }
+            complete[index].lines = StripeList(data: lines)
+        }
+        return complete
+    }
+
     // MARK: - Incremental
 
     /// The objects changed since `mark`, from the account's events (newest first; each object's newest event
@@ -209,6 +221,7 @@ struct AccountSync {
             subscriptions.append(try await stripe.get("/v1/subscriptions/\(id)", query: [("expand", ["discounts"])], account: account))
         }
         subscriptions = try await withEveryItem(subscriptions)
+        invoices = try await withEveryLine(invoices)
         var charges: [Charge] = []
         for id in chargeIDs.sorted() {
             charges.append(try await stripe.get("/v1/charges/\(id)", query: [("expand", ["refunds"])], account: account))
