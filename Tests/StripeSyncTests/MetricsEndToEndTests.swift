@@ -163,7 +163,7 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
                 for try await row in expansions { latest = row }
                 let formatter = ISO8601DateFormatter()
                 formatter.formatOptions = [.withFullDate]
-                #expect(latest?.0 == formatter.string(from: Date()))
+                #expect(latest?.0 == formatter.string(from: twoDaysOn.addingTimeInterval(-2 * 86_400)))
                 #expect(latest?.1 == "5000")
             }
         }
