@@ -115,7 +115,8 @@ extension SnapshotBuilder {
     }
 
     /// Saves each subscription's items where they differ from what the last sync saw, so that a change made between
-    /// invoices keeps the day it was seen once that day is no longer today.
+    /// invoices keeps the day it was seen once that day is no longer today. Of two syncs in one second, the later
+    /// one's items stand.
     static func recordStates(account: String, at moment: Date, postgres: PostgresClient, logger: Logger) async throws {
         try await postgres.query(
             """
@@ -125,7 +126,7 @@ extension SnapshotBuilder {
                 SELECT o.items FROM sync.subscription_states o WHERE o.account_id = s.account_id AND o.subscription_id = s.id
                 ORDER BY o.observed_at DESC LIMIT 1
             )
-            ON CONFLICT DO NOTHING
+            ON CONFLICT (account_id, subscription_id, observed_at) DO UPDATE SET items = EXCLUDED.items
             """,
             logger: logger
         )
