@@ -113,7 +113,7 @@ extension UsageHarness {
             #expect(sixth.status.code == 402)
             let error = try JSONDecoder().decode(ErrorEnvelope.self, from: Data(buffer: sixth.body)).error
             #expect(error.code == "insight_limit_reached")
-            #expect(error.message.contains("/api/create-checkout") && error.message.contains("professional"))
+            #expect(error.message.contains(#"POST /api/create-checkout {"plan":"professional"}"#))
             #expect(try await UsageHarness.stored(user.id) == (5, 5))
         }
     }

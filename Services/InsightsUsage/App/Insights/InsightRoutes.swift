@@ -37,7 +37,7 @@ struct InsightRoutes {
             HTTPResponse.Status(code: 402, reasonPhrase: "Payment Required"),
             "insight_limit_reached",
             "the starter plan includes \(limit) AI insights a month and this month's are used; upgrade to \(next.displayName) "
-                + "(\(included), \(next.monthlyPrice.formatted)/month) with POST /api/create-checkout {\"tier\":\"\(next.rawValue)\"}"
+                + "(\(included), \(next.monthlyPrice.formatted)/month) with POST /api/create-checkout {\"plan\":\"\(next.rawValue)\"}"
         )
     }
 
