@@ -30,20 +30,38 @@ struct DevOpsHarness: Sendable {
             let billing = await BillingWebhooksService.buildApplication(try TestSupport.serviceConfiguration(), settings: billingSettings)
             try await billing.test(.live) { billingClient in
                 // devops-api reads the gateway's metrics and the gateway routes to devops-api: devops-api gets a port
-                // chosen in advance and starts once the gateway's address is known.
-                let devopsPort = TestSupport.closedPort()
-                let services = ["billing-webhooks": billingClient.baseURL, "devops-api": "http://127.0.0.1:\(devopsPort)"]
-                try await TestSupport.withGateway(services: services) { gateway in
-                    var settings = DevOpsSettings(billingURL: billingClient.baseURL, gatewayURL: gateway.baseURL, webhookSecret: webhookSecret)
-                    settings.usageFlushInterval = .milliseconds(100)
-                    var configuration = try TestSupport.serviceConfiguration()
-                    configuration.port = devopsPort
-                    let devops = await DevOpsAPIService.buildApplication(configuration, settings: settings)
-                    try await TestSupport.withRunningService(devops, port: devopsPort) {
-                        sandbox.stripe.setWebhook(url: gateway.baseURL + "/api/webhooks/stripe-billing", secret: TestSupport.stripeWebhookSecret)
-                        try await test(DevOpsHarness(gateway: gateway, stripe: stripe, sandbox: sandbox))
+                // chosen in advance and starts once the gateway's address is known; if another test's server takes
+                // that port first, everything is set up again on another.
+                for attempt in 1... {
+                    do {
+                        try await run(test, billingURL: billingClient.baseURL, stripe: stripe, sandbox: sandbox)
+                        return
+                    } catch is PortTaken where attempt < 3 {
+                        continue
                     }
                 }
+            }
+        }
+    }
+
+    /// The gateway and devops-api on a port chosen in advance, for one test.
+    static func run(
+        _ test: @Sendable (DevOpsHarness) async throws -> Void,
+        billingURL: String,
+        stripe: any TestClientProtocol,
+        sandbox: Sandbox
+    ) async throws {
+        let devopsPort = TestSupport.closedPort()
+        let services = ["billing-webhooks": billingURL, "devops-api": "http://127.0.0.1:\(devopsPort)"]
+        try await TestSupport.withGateway(services: services) { gateway in
+            var settings = DevOpsSettings(billingURL: billingURL, gatewayURL: gateway.baseURL, webhookSecret: webhookSecret)
+            settings.usageFlushInterval = .milliseconds(100)
+            var configuration = try TestSupport.serviceConfiguration()
+            configuration.port = devopsPort
+            let devops = await DevOpsAPIService.buildApplication(configuration, settings: settings)
+            try await TestSupport.withRunningService(devops, named: DevOpsAPIService.descriptor.name, port: devopsPort) {
+                sandbox.stripe.setWebhook(url: gateway.baseURL + "/api/webhooks/stripe-billing", secret: TestSupport.stripeWebhookSecret)
+                try await test(DevOpsHarness(gateway: gateway, stripe: stripe, sandbox: sandbox))
             }
         }
     }

@@ -58,8 +58,11 @@ extension TestSupport {
     /// address chosen before it starts), until `body` returns; then shuts it down gracefully, as SIGTERM would.
     /// (Cancelling it instead would stop Postgres while its services still write to it, and a query on a stopped
     /// `PostgresClient` never returns.)
+    /// A port chosen in advance can be taken by another test's server before the service binds it; then that other
+    /// server answers `/health` and `PortTaken` is thrown, for the caller to try another port.
     public static func withRunningService<Value: Sendable>(
         _ app: ServiceApplication,
+        named name: String,
         port: Int,
         _ body: @Sendable () async throws -> Value
     ) async throws -> Value {
@@ -72,8 +75,12 @@ extension TestSupport {
             do {
                 try await withHTTPClient { http in
                     try await eventually("the service on port \(port) to answer /health") {
-                        let response = try? await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1))
-                        return response?.status == .ok
+                        guard let response = try? await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(port)/health"), timeout: .seconds(1)),
+                            response.status == .ok
+                        else { return false }
+                        let health = try? JSONDecoder().decode(HealthStatus.self, from: try await response.body.collect(upTo: 4096))
+                        guard health?.service == name else { throw PortTaken(port: port) }
+                        return true
                     }
                 }
                 let value = try await body()
@@ -85,4 +92,10 @@ extension TestSupport {
             }
         }
     }
+}
+
+/// Another server holds the port a service was to listen on.
+public struct PortTaken: Error, CustomStringConvertible {
+    public let port: Int
+    public var description: String { "port \(port) was taken by another server" }
 }

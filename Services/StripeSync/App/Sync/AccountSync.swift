@@ -150,28 +150,26 @@ struct AccountSync {
 
     /// Stripe embeds a subscription's first items only; the rest are paged from `/v1/subscription_items`.
     func withEveryItem(_ subscriptions: [Subscription]) async throws -> [Subscription] {
-        var complete = subscriptions
-        for index in complete.indices where complete[index].items.hasMore {
-            var items: [SubscriptionItem] = []
-            let pages = stripe.list(
-                "/v1/subscription_items",
-                query: [("subscription", .string(complete[index].id))],
-                account: account,
-                of: SubscriptionItem.self
-            )
-            for try await page in pages { items += page }
-            complete[index].items = StripeList(data: items)
-        }
-        return complete
+        try await withEvery(\.items, of: subscriptions) { ("/v1/subscription_items", [("subscription", .string($0.id))]) }
     }
 
     /// Stripe embeds an invoice's first lines only; the rest are paged from `/v1/invoices/{id}/lines`.
     func withEveryLine(_ invoices: [Invoice]) async throws -> [Invoice] {
-        var complete = invoices
-        for index in complete.indices where complete[index].lines.hasMore {
-            var lines: [InvoiceLine] = []
-            for try await page in stripe.list("/v1/invoices/\(complete[index].id)/lines", account: account, of: InvoiceLine.self) { lines += page }
-            complete[index].lines = StripeList(data: lines)
+        try await withEvery(\.lines, of: invoices) { ("/v1/invoices/\($0.id)/lines", []) }
+    }
+
+    /// Replaces each truncated nested list (`has_more`) with all its pages, read from the endpoint `source` names.
+    func withEvery<Parent, Child: Codable & Sendable & Identifiable>(
+        _ list: WritableKeyPath<Parent, StripeList<Child>>,
+        of parents: [Parent],
+        from source: (Parent) -> (path: String, query: FormParameters)
+    ) async throws -> [Parent] where Child.ID == String {
+        var complete = parents
+        for index in complete.indices where complete[index][keyPath: list].hasMore {
+            let (path, query) = source(complete[index])
+            var children: [Child] = []
+            for try await page in stripe.list(path, query: query, account: account, of: Child.self) { children += page }
+            complete[index][keyPath: list] = StripeList(data: children)
         }
         return complete
     }
