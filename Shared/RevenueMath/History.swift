@@ -19,19 +19,6 @@ public struct SubscriptionHistory: Sendable, Equatable {
         self.billed = billed.sorted { $0.from < $1.from }
     }
 
-    /// The subscription as it stood at the end of `day`: before its start it did not exist, after its end it is
-    /// canceled, the last day is today's state, and any day between counts it as active with the items billed then.
-    func snapshot(at moment: Date, isToday: Bool) -> SubscriptionSnapshot? {
-        guard moment >= start else { return nil }
-        var snapshot = current
-        if let end, moment >= end {
-            snapshot.status = "canceled"
-        } else if !isToday {
-            snapshot = running(with: (billed.last(where: { $0.from <= moment }) ?? billed.first)?.items ?? current.items)
-        }
-        return snapshot
-    }
-
     /// The subscription on a day between its start and its end, with the items it had then.
     func running(with items: [SubscriptionSnapshot.Item]) -> SubscriptionSnapshot {
         var snapshot = current
@@ -52,8 +39,8 @@ public struct BilledPeriod: Sendable, Equatable {
     }
 }
 
-/// A subscription's MRR in each of the states `SubscriptionHistory.snapshot(at:isToday:)` can give it, worked out
-/// once: the daily series then only looks up which state a day falls in.
+/// A subscription's MRR in each state it can be in, worked out once: the daily series then only looks up which
+/// state a day falls in.
 struct SubscriptionValues {
     let customerID: String
     let currency: String
@@ -77,7 +64,8 @@ struct SubscriptionValues {
         ended = RevenueMath.mrr(current, settings: settings)
     }
 
-    /// Its MRR at the end of the day ending at `moment`; nil before it existed.
+    /// Its MRR at the end of the day ending at `moment`: nothing before its start, canceled from its end, today's
+    /// state on the last day, and on any day between, active with the items it had then. Nil before it existed.
     func mrr(at moment: Date, isToday: Bool) -> Decimal? {
         guard moment >= start else { return nil }
         if let end, moment >= end { return ended }
@@ -114,9 +102,9 @@ extension RevenueMath {
     public static let windowDays = 30
 
     /// One `AccountMetrics` per currency for each of the last `count` days ending at `today`, each over the 30 days
-    /// before it, with that day's own movements (from the day before). `history` reaches back far enough that every window starts with real data.
-    /// Days are computed in order and only one window's worth is kept, so memory does not grow with `count`; the
-    /// movements between consecutive days are worked out once and summed per window.
+    /// before it, with that day's own movements (from the day before). Days are computed in order and only one
+    /// window's worth is kept, so memory does not grow with `count`; the movements between consecutive days are
+    /// worked out once and summed per window.
     public static func dailyMetrics(
         subscriptions: [SubscriptionHistory],
         charges: [ChargeRecord],

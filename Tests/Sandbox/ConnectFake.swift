@@ -243,39 +243,44 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
             let items = data.subscriptions.first { $0.id == request.uri.queryParameters.get("subscription") }?.items.data ?? []
             return try jsonResponse(page(items, request))
         case "/v1/invoices":
-            // As Stripe does, an invoice embeds its first 10 lines and says whether there are more.
             var invoices = page(data.invoices, request, positions: positions)
-            for index in invoices.data.indices where invoices.data[index].lines.data.count > 10 {
-                invoices.data[index].lines = StripeList(data: Array(invoices.data[index].lines.data.prefix(10)), hasMore: true)
-            }
+            for index in invoices.data.indices { invoices.data[index].lines = Self.embedded(invoices.data[index].lines) }
             return try jsonResponse(invoices)
         case "/v1/charges": return try jsonResponse(page(data.charges, request, positions: positions))
         case "/v1/events": return try jsonResponse(page(connect.events(for: account).reversed(), request))
         case _ where path.hasPrefix("/v1/subscriptions/"):
-            guard let index = positions[String(path.dropFirst("/v1/subscriptions/".count))], data.subscriptions.indices.contains(index) else {
+            guard let subscription = Self.find(data.subscriptions, id: path.dropFirst("/v1/subscriptions/".count), positions) else {
                 return try Self.missing(path)
             }
-            return try jsonResponse(Self.asListed(data.subscriptions[index], expandDiscounts: expanded.contains("discounts")))
+            return try jsonResponse(Self.asListed(subscription, expandDiscounts: expanded.contains("discounts")))
         case _ where path.hasPrefix("/v1/invoices/") && path.hasSuffix("/lines"):
-            let id = String(path.dropFirst("/v1/invoices/".count).dropLast("/lines".count))
-            guard let index = positions[id], data.invoices.indices.contains(index) else { return try Self.missing(path) }
-            return try jsonResponse(page(data.invoices[index].lines.data, request))
-        case _ where path.hasPrefix("/v1/charges/"):
-            guard let index = positions[String(path.dropFirst("/v1/charges/".count))], data.charges.indices.contains(index) else {
+            guard let invoice = Self.find(data.invoices, id: path.dropFirst("/v1/invoices/".count).dropLast("/lines".count), positions) else {
                 return try Self.missing(path)
             }
-            return try jsonResponse(data.charges[index])
+            return try jsonResponse(page(invoice.lines.data, request))
+        case _ where path.hasPrefix("/v1/charges/"):
+            guard let charge = Self.find(data.charges, id: path.dropFirst("/v1/charges/".count), positions) else { return try Self.missing(path) }
+            return try jsonResponse(charge)
         default: return try await next(request, context)
         }
     }
 
-    /// A subscription as Stripe shows it: its first 10 items (and whether there are more), discounts as ids unless
-    /// expanded.
+    /// A subscription as Stripe shows it: its embedded items, discounts as ids unless expanded.
     static func asListed(_ subscription: Subscription, expandDiscounts: Bool) -> Subscription {
         var listed = subscription
         if !expandDiscounts { listed.discounts = listed.discounts?.map { discount in discount.object.map { .id($0.id) } ?? discount } }
-        if listed.items.data.count > 10 { listed.items = StripeList(data: Array(listed.items.data.prefix(10)), hasMore: true) }
+        listed.items = embedded(listed.items)
         return listed
+    }
+
+    /// What Stripe embeds of a nested list: its first 10 entries, and whether there are more.
+    static func embedded<Element>(_ list: StripeList<Element>) -> StripeList<Element> {
+        list.data.count > 10 ? StripeList(data: Array(list.data.prefix(10)), hasMore: true) : list
+    }
+
+    /// One object of a list by its id, from the account's positions.
+    static func find<Item: Identifiable>(_ items: [Item], id: Substring, _ positions: [String: Int]) -> Item? where Item.ID == String {
+        positions[String(id)].flatMap { items.indices.contains($0) && items[$0].id == id ? items[$0] : nil }
     }
 
     static func missing(_ path: String) throws -> Response {

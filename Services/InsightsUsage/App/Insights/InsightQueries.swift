@@ -26,7 +26,7 @@ enum InsightQueries {
         _ insight: InsightRoutes.Insight,
         userID: String,
         idempotencyKey: String?,
-        hardLimit: Int?,
+        hardLimit: Int64?,
         period: UsagePeriod,
         postgres: PostgresClient,
         logger: Logger
@@ -42,7 +42,7 @@ enum InsightQueries {
                 return (existing, false)
             }
             if let hardLimit {
-                let used = try await aiInsights(userID: userID, period: period, on: connection, logger: logger)
+                let used = try await UsageQueries.totals(userID: userID, period: period, on: connection, logger: logger).aiInsights
                 if used >= hardLimit { throw InsightRoutes.limitReached(limit: hardLimit) }
             }
             try await connection.query(
@@ -63,17 +63,6 @@ enum InsightQueries {
             )
             return (insight, true)
         }
-    }
-
-    static func aiInsights(userID: String, period: UsagePeriod, on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        for try await count in try await connection.query(
-            """
-            SELECT coalesce(sum(amount), 0)::int FROM usage.usage_events
-            WHERE user_id = \(userID) AND event_type = 'ai_insight' AND created_at >= \(period.start) AND created_at < \(period.end)
-            """,
-            logger: logger
-        ).decode(Int.self) { return count }
-        return 0
     }
 
     /// The user's insights on one connection, newest first.

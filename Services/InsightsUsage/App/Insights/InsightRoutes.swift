@@ -30,7 +30,7 @@ struct InsightRoutes {
         var insights: [Insight]
     }
 
-    static func limitReached(limit: Int) -> APIError {
+    static func limitReached(limit: Int64) -> APIError {
         let next = Tier.starter.next ?? .professional
         let included = next.limits.aiInsights.map { "\($0) a month" } ?? "unlimited"
         return APIError(
@@ -58,11 +58,12 @@ struct InsightRoutes {
             }
 
             let account = try await accounts.account(for: user.subject, requestID: context.requestID)
-            let hardLimit = account.tier.billsOverage ? nil : account.limits.aiInsights
+            let hardLimit = account.tier.billsOverage ? nil : account.limits.aiInsights.map(Int64.init)
             let period = UsagePeriod(containing: Date())
+            // Checked before the work so a refused request costs no model call; checked again under the lock when stored.
             if let hardLimit {
                 let used = try await postgres.withConnection {
-                    try await InsightQueries.aiInsights(userID: user.subject, period: period, on: $0, logger: context.logger)
+                    try await UsageQueries.totals(userID: user.subject, period: period, on: $0, logger: context.logger).aiInsights
                 }
                 if used >= hardLimit { throw Self.limitReached(limit: hardLimit) }
             }

@@ -44,9 +44,11 @@ enum UsageQueries {
     }
 
     /// The month's totals by event time.
-    static func totals(userID: String, period: UsagePeriod, postgres: PostgresClient, logger: Logger) async throws -> (aiInsights: Int64, transactionVolume: Int64) {
+    static func totals(userID: String, period: UsagePeriod, on connection: PostgresConnection, logger: Logger) async throws -> (
+        aiInsights: Int64, transactionVolume: Int64
+    ) {
         var totals: (aiInsights: Int64, transactionVolume: Int64) = (0, 0)
-        for try await (type, sum) in try await postgres.query(
+        for try await (type, sum) in try await connection.query(
             """
             SELECT event_type, COALESCE(sum(amount), 0)::bigint FROM usage.usage_events
             WHERE user_id = \(userID) AND created_at >= \(period.start) AND created_at < \(period.end) GROUP BY event_type

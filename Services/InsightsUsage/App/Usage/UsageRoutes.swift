@@ -82,7 +82,9 @@ struct UsageRoutes {
             let user = try context.requireUser()
             let account = try await accounts.account(for: user.subject, requestID: context.requestID)
             let period = UsagePeriod(containing: Date())
-            let counts = try await UsageQueries.totals(userID: user.subject, period: period, postgres: postgres, logger: context.logger)
+            let counts = try await postgres.withConnection {
+                try await UsageQueries.totals(userID: user.subject, period: period, on: $0, logger: context.logger)
+            }
             return CurrentUsage(
                 tier: account.tier,
                 period: .init(start: period.start, end: period.end),

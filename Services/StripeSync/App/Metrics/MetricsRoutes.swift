@@ -5,9 +5,9 @@ import Logging
 import PostgresNIO
 import ServiceKit
 
-/// `GET /api/metrics?connectionId=&days=` (the owner) and `GET /internal/connections/{id}/snapshots?days=` (services).
 extension ConnectionSnapshots: ResponseCodable {}
 
+/// `GET /api/metrics?connectionId=&days=` (the owner) and `GET /internal/connections/{id}/snapshots?days=` (services).
 struct MetricsRoutes {
     let postgres: PostgresClient
 

@@ -81,9 +81,8 @@ struct AccountSync {
             let after = phase == cursor.phase ? cursor.after : nil
             switch phase {
             case .customers:
-                counts.customers = try await copy(stripe.list("/v1/customers", account: account, startingAfter: after, of: Customer.self), phase, &cursor) {
-                    try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
-                }
+                let pages = stripe.list("/v1/customers", account: account, startingAfter: after, of: Customer.self)
+                counts.customers = try await copy(pages, phase, &cursor, upsert: CacheQueries.upsert)
             case .subscriptions:
                 let pages = stripe.list(
                     "/v1/subscriptions",
@@ -92,19 +91,13 @@ struct AccountSync {
                     startingAfter: after,
                     of: Subscription.self
                 )
-                counts.subscriptions = try await copy(pages, phase, &cursor, completing: withEveryItem) {
-                    try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
-                }
+                counts.subscriptions = try await copy(pages, phase, &cursor, completing: withEveryItem, upsert: CacheQueries.upsert)
             case .invoices:
                 let pages = stripe.list("/v1/invoices", account: account, startingAfter: after, of: Invoice.self)
-                counts.invoices = try await copy(pages, phase, &cursor, completing: withEveryLine) {
-                    try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
-                }
+                counts.invoices = try await copy(pages, phase, &cursor, completing: withEveryLine, upsert: CacheQueries.upsert)
             case .charges:
                 let pages = stripe.list("/v1/charges", query: [("expand", ["data.refunds"])], account: account, startingAfter: after, of: Charge.self)
-                counts.charges = try await copy(pages, phase, &cursor) {
-                    try await CacheQueries.upsert($0, account: account, on: $1, logger: logger)
-                }
+                counts.charges = try await copy(pages, phase, &cursor, upsert: CacheQueries.upsert)
             }
         }
         return (counts, cursor.watermark)
@@ -116,7 +109,7 @@ struct AccountSync {
         _ phase: SyncCursor.Phase,
         _ cursor: inout SyncCursor,
         completing complete: ([Item]) async throws -> [Item] = { $0 },
-        upsert: ([Item], PostgresConnection) async throws -> Void
+        upsert: ([Item], String, PostgresConnection, Logger) async throws -> Void
     ) async throws -> Int {
         var copied = 0
         for try await page in pages {
@@ -125,7 +118,7 @@ struct AccountSync {
             cursor.after = page.last?.id
             let progress = cursor
             try await postgres.withTransaction(logger: logger) { connection in
-                try await upsert(items, connection)
+                try await upsert(items, account, connection, logger)
                 try await save(progress, on: connection)
             }
             copied += page.count
