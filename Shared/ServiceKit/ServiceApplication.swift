@@ -35,12 +35,14 @@ public struct ServiceEnvironment: Sendable {
 
 public typealias ServiceApplication = Application<RouterResponder<ServiceRequestContext>>
 
-/// The application every service runs: request tracking, the error envelope, identity checks, the probe
+/// The application every service runs: request tracking, the error envelope, identity checks, the input rule, the probe
 /// endpoints, Postgres and the internal client as services of its `ServiceGroup`, migrations before start.
+/// `bodyLimit` bounds the body any request may carry (413 above it).
 public func buildServiceApplication(
     _ descriptor: ServiceDescriptor,
     configuration: ServiceConfiguration,
     metrics: HTTPMetrics = HTTPMetrics(),
+    bodyLimit: Int = 4 * 1024 * 1024,
     addRoutes: (Router<ServiceRequestContext>, ServiceEnvironment) -> Void = { _, _ in }
 ) async -> ServiceApplication {
     let logger = {
@@ -59,10 +61,11 @@ public func buildServiceApplication(
         logger: logger
     )
 
-    let router = Router(context: ServiceRequestContext.self)
+    let router = Router(context: ServiceRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: RequestTrackingMiddleware(metrics: metrics))
     router.add(middleware: ErrorEnvelopeMiddleware())
     router.add(middleware: IdentityMiddleware(tokens: tokens))
+    router.add(middleware: StorableInputMiddleware(bodyLimit: bodyLimit))
     addProbeRoutes(to: router, environment: environment, metrics: metrics)
     addRoutes(router, environment)
 

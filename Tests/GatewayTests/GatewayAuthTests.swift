@@ -139,26 +139,26 @@ import Testing
             func call(_ key: String?) async throws -> TestResponse {
                 try await h.gateway.execute(uri: "/keys/users", method: .get, headers: key.map { [HTTPField.Name("x-api-key")!: $0] } ?? [:])
             }
-            let ok = try await call("rr_users")
+            let ok = try await call(H.apiKey("users"))
             #expect(ok.status == .ok)
             let report = try decodeReport(ok)
             #expect(report.apiKeyID == "key_users")
             #expect(report.scopes == ["sync:users"])
             #expect(!report.headers.contains("x-api-key"))
-            #expect(try await call("rr_users").status == .ok)
+            #expect(try await call(H.apiKey("users")).status == .ok)
             #expect(h.keyCalls.value == 1, "the second call is answered from the cache")
 
             expectError(try await call(nil), .unauthorized, "missing_api_key")
-            expectError(try await call("rr_unknown"), .unauthorized, "invalid_api_key")
-            expectError(try await call("rr_revenue"), .forbidden, "insufficient_scope")
-            expectError(try await call("rr_expired"), .unauthorized, "api_key_expired")
-            expectError(try await call("rr_revoked"), .unauthorized, "api_key_revoked")
+            expectError(try await call(H.apiKey("unknown")), .unauthorized, "invalid_api_key")
+            expectError(try await call(H.apiKey("revenue")), .forbidden, "insufficient_scope")
+            expectError(try await call(H.apiKey("expired")), .unauthorized, "api_key_expired")
+            expectError(try await call(H.apiKey("revoked")), .unauthorized, "api_key_revoked")
         }
     }
 
     @Test func apiKeysAreNeverLetThroughWhenDevopsCannotBeAsked() async throws {
         try await H.run(devopsReachable: false) { h in
-            let response = try await h.gateway.execute(uri: "/keys/users", method: .get, headers: [HTTPField.Name("x-api-key")!: "rr_users"])
+            let response = try await h.gateway.execute(uri: "/keys/users", method: .get, headers: [HTTPField.Name("x-api-key")!: H.apiKey("users")])
             expectError(response, .serviceUnavailable, "key_service_unavailable")
             #expect(h.echoRequests.value == 0)
         }
@@ -178,7 +178,7 @@ import Testing
                     HTTPField.Name("X-Revmesh-Role")!: "admin",
                     .cookie: "session=abc",
                     .authorization: "Bearer something",
-                    HTTPField.Name("x-api-key")!: "rr_users",
+                    HTTPField.Name("x-api-key")!: H.apiKey("users"),
                     .requestID: "client-req-1",
                 ]
             )

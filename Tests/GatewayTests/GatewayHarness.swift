@@ -1,7 +1,6 @@
 import Contracts
 import CryptoExtras
 import Foundation
-@testable import Gateway
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -10,6 +9,8 @@ import ServiceKit
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import Gateway
 
 final class Counter: Sendable {
     private let count = Mutex(0)
@@ -36,12 +37,14 @@ struct EchoReport: Codable, ResponseEncodable {
 /// what it received. `/slow` answers only once the test releases it.
 func makeEchoService(requests: Counter, release: AsyncStream<Void>) async throws -> ServiceApplication {
     let descriptor = ServiceDescriptor(name: "echo", schema: "gateway_echo", defaultPort: 0, migrations: [])
-    return await buildServiceApplication(descriptor, configuration: try TestSupport.serviceConfiguration()) { router, _ in
+    return await buildServiceApplication(descriptor, configuration: try TestSupport.serviceConfiguration(), bodyLimit: 64 * 1024 * 1024) {
+        router,
+        _ in
         router.get("/slow") { _, _ in
             for await _ in release {}
             return "late"
         }
-        for method in [HTTPRequest.Method.get, .post, .delete, .patch] {
+        for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
             router.on("**", method: method) { request, context in
                 let identity = try context.requireIdentity()
                 requests.increment()
@@ -76,14 +79,15 @@ func makeKeyIntrospection(calls: Counter) async -> some ApplicationProtocol {
         }
         calls.increment()
         let body = try await request.decode(as: [String: String].self, context: context)
-        let keys: [String: [String]] = ["rr_users": ["sync:users"], "rr_revenue": ["sync:revenue"]]
-        switch body["key"] {
-        case "rr_expired": return KeyVerification(valid: false, reason: "expired")
-        case "rr_revoked": return KeyVerification(valid: false, reason: "revoked")
-        case let key? where keys[key] != nil:
-            let permissions = keys[key]!
+        let keys = ["users": ["sync:users"], "revenue": ["sync:revenue"]]
+        let name = GatewayHarness.apiKeyNames[body["key"] ?? ""]
+        switch name {
+        case "expired": return KeyVerification(valid: false, reason: "expired")
+        case "revoked": return KeyVerification(valid: false, reason: "revoked")
+        case let name? where keys[name] != nil:
+            let permissions = keys[name]!
             guard permissions.contains(body["scope"] ?? "") else { return KeyVerification(valid: false, reason: "missing_scope") }
-            return KeyVerification(valid: true, keyId: "key_" + key.dropFirst(3), owner: "owner-1", permissions: permissions)
+            return KeyVerification(valid: true, keyId: "key_" + name, owner: "owner-1", permissions: permissions)
         default: return KeyVerification(valid: false, reason: "unknown")
         }
     }
@@ -132,7 +136,8 @@ struct GatewayHarness: Sendable {
     let echoRequests: Counter
     let keyCalls: Counter
 
-    static func run(devopsReachable: Bool = true, _ test: @Sendable (GatewayHarness) async throws -> Void) async throws {
+    /// `routes` adds services and routes to the standard ones.
+    static func run(devopsReachable: Bool = true, routes: String = "", _ test: @Sendable (GatewayHarness) async throws -> Void) async throws {
         let echoRequests = Counter()
         let keyCalls = Counter()
         let (release, releaseAll) = AsyncStream.makeStream(of: Void.self)
@@ -163,6 +168,7 @@ struct GatewayHarness: Sendable {
                         route POST /small       echo auth=none body=1k
                         route GET  /slow        echo auth=none timeout=200ms
                         route GET  /down        down auth=none
+                        \(routes)
                         """,
                         environment: [:]
                     )
@@ -207,6 +213,14 @@ struct GatewayHarness: Sendable {
         if let audience { claims.aud = .init(value: audience) }
         return try await UserTokenVerifier.mint(claims, hmacSecret: secret)
     }
+
+    /// A well-formed key (right prefix and checksum) named for what the key introspection stand-in answers for it:
+    /// `users` and `revenue` carry their sync scope; `expired`, `revoked` and any other name are refused.
+    static func apiKey(_ name: String) -> String {
+        APIKeyFormat.make(from: Array((name + String(repeating: "-", count: 24)).utf8.prefix(24)))
+    }
+
+    static let apiKeyNames = Dictionary(uniqueKeysWithValues: ["users", "revenue", "expired", "revoked", "unknown"].map { (apiKey($0), $0) })
 
     static func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
 }

@@ -88,23 +88,31 @@ struct ProxyMiddleware: RouterMiddleware {
         if let ip = context.remoteAddress?.ipAddress { outbound.headers.add(name: "X-Forwarded-For", value: ip) }
         outbound.headers.add(name: "X-Forwarded-Proto", value: "http")
         if let host = request.head.authority { outbound.headers.add(name: "X-Forwarded-Host", value: host) }
-        if let contentLength {
-            outbound.body = contentLength == 0 ? nil : .stream(request.body, length: .known(Int64(contentLength)))
-        } else if request.headers[.transferEncoding] != nil {
-            let limited = LimitedBody(base: request.body, limit: route.bodyLimit ?? Int.max)
-            outbound.body = .stream(limited, length: .unknown)
+        let hasBody = contentLength.map { $0 > 0 } ?? (request.headers[.transferEncoding] != nil)
+        let upload = hasBody ? UpstreamBody(request.body) : nil
+        if let upload, let contentLength {
+            outbound.body = .stream(upload, length: .known(Int64(contentLength)))
+        } else if let upload {
+            outbound.body = .stream(LimitedBody(base: upload, limit: route.bodyLimit ?? Int.max), length: .unknown)
         }
 
         let upstreamResponse: HTTPClientResponse
         do {
             upstreamResponse = try await http.execute(outbound, timeout: TimeAmount(route.timeout ?? GatewayConfig.defaultTimeout))
-        } catch let error as BodyLimitExceeded {
-            throw APIError(.contentTooLarge, "payload_too_large", "the body is larger than this route's limit of \(error.limit) bytes")
-        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-            throw APIError(.gatewayTimeout, "upstream_timeout", "\(route.service) did not answer in time")
         } catch {
-            context.logger.warning("upstream failed", metadata: ["upstream": .string(route.service), "error": .string(String(reflecting: error))])
-            throw APIError(.badGateway, "upstream_unavailable", "\(route.service) cannot be reached")
+            await upload?.release()
+            switch error {
+            case let error as BodyLimitExceeded:
+                throw APIError(.contentTooLarge, "payload_too_large", "the body is larger than this route's limit of \(error.limit) bytes")
+            case let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout:
+                throw APIError(.gatewayTimeout, "upstream_timeout", "\(route.service) did not answer in time")
+            default:
+                context.logger.warning(
+                    "upstream failed",
+                    metadata: ["upstream": .string(route.service), "error": .string(String(reflecting: error))]
+                )
+                throw APIError(.badGateway, "upstream_unavailable", "\(route.service) cannot be reached")
+            }
         }
 
         var headers = HTTPFields()
@@ -115,7 +123,17 @@ struct ProxyMiddleware: RouterMiddleware {
         return Response(
             status: HTTPResponse.Status(code: Int(upstreamResponse.status.code), reasonPhrase: upstreamResponse.status.reasonPhrase),
             headers: headers,
-            body: ResponseBody(asyncSequence: upstreamResponse.body)
+            body: ResponseBody { writer in
+                // The upload is released once the answer is complete, before the connection drains the request body.
+                do {
+                    for try await chunk in upstreamResponse.body { try await writer.write(chunk) }
+                    try await writer.finish(nil)
+                } catch {
+                    await upload?.release()
+                    throw error
+                }
+                await upload?.release()
+            }
         )
     }
 

@@ -1,27 +1,26 @@
 import Crypto
 import Foundation
-import ServiceKit
 
 /// `rr_` + 24 random bytes in base62 (33 characters) + a 6-character base62 checksum of them, so that a mistyped or
-/// made-up key is refused without a lookup. No I/O.
-enum APIKeyFormat {
-    static let prefix = "rr_"
+/// made-up key is refused without a lookup (devops-api and the gateway both check it). No I/O.
+public enum APIKeyFormat {
+    public static let prefix = "rr_"
     static let bodyLength = 33
     static let checksumLength = 6
     static let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz".utf8)
 
-    static func generate() -> String {
+    public static func generate() -> String {
         var generator = SystemRandomNumberGenerator()
         return make(from: (0..<24).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 
-    static func make(from bytes: [UInt8]) -> String {
+    public static func make(from bytes: [UInt8]) -> String {
         let body = base62(bytes, length: bodyLength)
         return prefix + body + checksum(body)
     }
 
     /// False for anything that is not a well-formed key with a matching checksum.
-    static func isWellFormed(_ key: String) -> Bool {
+    public static func isWellFormed(_ key: String) -> Bool {
         guard key.hasPrefix(prefix), key.utf8.count == prefix.utf8.count + bodyLength + checksumLength,
             key.utf8.allSatisfy({ alphabet.contains($0) || $0 == UInt8(ascii: "_") })
         else { return false }
@@ -30,12 +29,12 @@ enum APIKeyFormat {
     }
 
     /// What is stored and looked up: the key's SHA-256, hex.
-    static func hash(_ key: String) -> String {
+    public static func hash(_ key: String) -> String {
         Data(SHA256.hash(data: Data(key.utf8))).hexString
     }
 
     /// Enough of the key to recognise it in a list, never enough to use it.
-    static func displayPrefix(_ key: String) -> String { String(key.prefix(prefix.count + 6)) + "…" }
+    public static func displayPrefix(_ key: String) -> String { String(key.prefix(prefix.count + 6)) + "…" }
 
     static func checksum(_ body: String) -> String {
         base62(Array(SHA256.hash(data: Data(body.utf8)).prefix(4)), length: checksumLength)
@@ -57,12 +56,4 @@ enum APIKeyFormat {
         while digits.count < length { digits.append(alphabet[0]) }
         return String(decoding: digits.reversed(), as: UTF8.self)
     }
-}
-
-/// The permissions a key can carry.
-enum KeyPermission: String, CaseIterable, Codable, Sendable {
-    case syncUsers = "sync:users"
-    case syncRevenue = "sync:revenue"
-    case syncCommissions = "sync:commissions"
-    case webhookWrite = "webhook:write"
 }
