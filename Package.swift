@@ -140,12 +140,17 @@ var targets: [Target] = [
     ),
     .testTarget(
         name: "StripeSyncTests",
-        dependencies: ["StripeSync", "StripeKit", "InsightsUsage", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: [
+            "StripeSync", "StripeKit", "InsightsUsage", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ],
         path: "Tests/StripeSyncTests"
     ),
     .testTarget(
         name: "EndToEndTests",
-        dependencies: ["Gateway", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        dependencies: [
+            "Gateway", "TestSupport", "Sandbox", "StripeKit", .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Crypto", package: "swift-crypto"), .product(name: "PostgresNIO", package: "postgres-nio"),
+        ]
             + services.map { .target(name: $0.module) },
         path: "Tests/EndToEndTests"
     ),
