@@ -47,6 +47,7 @@ var targets: [Target] = [
             serviceKit,
             "Contracts",
             "StripeKit",
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ],
         path: "Services/Gateway/App"
     ),

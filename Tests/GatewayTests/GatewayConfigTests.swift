@@ -1,6 +1,7 @@
 import Foundation
-@testable import Gateway
 import Testing
+
+@testable import Gateway
 
 @Suite struct GatewayConfigTests {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -154,12 +155,34 @@ import Testing
         #expect(counter.hit("a", limit: limit, nowSeconds: 180) == .init(allowed: true, limit: 2, remaining: 1, resetSeconds: 60))
     }
 
-    @Test func prunesExpiredWindows() {
-        var counter = FixedWindowCounter(pruneThreshold: 10)
-        let limit = RateLimit(requests: 1, windowSeconds: 1)
-        for key in 0..<50 { _ = counter.hit("k\(key)", limit: limit, nowSeconds: Int64(key)) }
-        // Old keys were dropped, so they start a fresh window rather than staying blocked.
-        #expect(counter.hit("k49", limit: limit, nowSeconds: 49).allowed == false)
-        #expect(counter.hit("k0", limit: limit, nowSeconds: 49).allowed)
+    @Test func aPerMinuteRouteNeverResetsAPerHourOne() {
+        var counter = FixedWindowCounter(capacity: 10)
+        let hourly = RateLimit(requests: 100, windowSeconds: 3600)
+        let minutely = RateLimit(requests: 20, windowSeconds: 60)
+        for _ in 0..<100 { _ = counter.hit("hourly key", limit: hourly, nowSeconds: 3600) }
+        // Per-minute traffic of many identities, long after the per-minute windows ended, within the same hour.
+        for second in 0..<20 { _ = counter.hit("minute \(second % 5)", limit: minutely, nowSeconds: Int64(3600 + 60 * second)) }
+        #expect(counter.hit("hourly key", limit: hourly, nowSeconds: 3600 + 1300).allowed == false)
+    }
+
+    @Test func memoryStaysBoundedUnderAMillionKeys() {
+        var counter = FixedWindowCounter(capacity: 10_000)
+        let limit = RateLimit(requests: 1, windowSeconds: 3600)
+        var largest = 0
+        for key in 0..<1_000_000 {
+            _ = counter.hit("flood \(key)", limit: limit, nowSeconds: 1)
+            largest = max(largest, counter.keyCount)
+        }
+        #expect(largest <= 20_000)
+        #expect(counter.keyCount <= 20_000)
+        #expect(counter.peek("flood 999999", limit: limit, nowSeconds: 1).allowed == false, "recent keys are still counted")
+    }
+
+    @Test func peekingCountsNothing() {
+        var counter = FixedWindowCounter()
+        let limit = RateLimit(requests: 1, windowSeconds: 60)
+        for _ in 0..<5 { #expect(counter.peek("a", limit: limit, nowSeconds: 0).allowed) }
+        #expect(counter.hit("a", limit: limit, nowSeconds: 0).allowed)
+        #expect(counter.peek("a", limit: limit, nowSeconds: 0) == .init(allowed: false, limit: 1, remaining: 0, resetSeconds: 60))
     }
 }

@@ -135,9 +135,15 @@ struct GatewayHarness: Sendable {
     let echo: any TestClientProtocol
     let echoRequests: Counter
     let keyCalls: Counter
+    let metrics: HTTPMetrics
 
-    /// `routes` adds services and routes to the standard ones.
-    static func run(devopsReachable: Bool = true, routes: String = "", _ test: @Sendable (GatewayHarness) async throws -> Void) async throws {
+    /// `routes` adds services and routes to the standard ones; `configure` changes the gateway's settings.
+    static func run(
+        devopsReachable: Bool = true,
+        routes: String = "",
+        configure: @Sendable (inout GatewaySettings) -> Void = { _ in },
+        _ test: @Sendable (GatewayHarness) async throws -> Void
+    ) async throws {
         let echoRequests = Counter()
         let keyCalls = Counter()
         let (release, releaseAll) = AsyncStream.makeStream(of: Void.self)
@@ -182,10 +188,12 @@ struct GatewayHarness: Sendable {
                     )
                     settings.logLevel = .warning
                     settings.readinessTimeout = .seconds(1)
-                    try await buildGateway(settings).test(.live) { gateway in
+                    configure(&settings)
+                    let metrics = HTTPMetrics()
+                    try await buildGateway(settings, metrics: metrics).test(.live) { gateway in
                         // The held `/slow` request must end before the echo service's graceful shutdown waits on it.
                         defer { releaseAll.finish() }
-                        try await test(GatewayHarness(gateway: gateway, echo: echo, echoRequests: echoRequests, keyCalls: keyCalls))
+                        try await test(GatewayHarness(gateway: gateway, echo: echo, echoRequests: echoRequests, keyCalls: keyCalls, metrics: metrics))
                     }
                 }
             }

@@ -18,7 +18,8 @@ final class APIKeyVerifier: Sendable {
     let verifyURL: String
     let timeout: Duration
     let cacheTTL: Duration
-    private let cache = Mutex<[String: CachedAnswer]>([:])
+    /// Refusals are cached like approvals, so repeating a revoked or unknown key costs one lookup per TTL.
+    private let cache = Mutex(BoundedDictionary<String, CachedAnswer>(capacity: 50_000))
 
     init(client: InternalClient, devopsURL: String, timeout: Duration, cacheTTL: Duration) {
         self.client = client
@@ -46,10 +47,7 @@ final class APIKeyVerifier: Sendable {
         } catch {
             throw APIError(.serviceUnavailable, "key_service_unavailable", "API keys cannot be checked right now; try again shortly")
         }
-        cache.withLock { entries in
-            if entries.count > 50_000 { entries = entries.filter { $0.value.expires > now } }
-            entries[cacheKey] = CachedAnswer(answer: answer, expires: now + cacheTTL)
-        }
+        cache.withLock { $0[cacheKey] = CachedAnswer(answer: answer, expires: now + cacheTTL) }
         return answer
     }
 }

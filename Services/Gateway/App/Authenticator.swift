@@ -1,8 +1,9 @@
 import Contracts
 import Crypto
-import HTTPTypes
 import Foundation
+import HTTPTypes
 import Hummingbird
+import Prometheus
 import ServiceKit
 import StripeKit
 
@@ -12,6 +13,7 @@ struct Authenticator: Sendable {
     /// Values of the variables named by `bearer-secret(…)` and `stripe-signature(…)` routes.
     let secrets: [String: String]
     let apiKeys: APIKeyVerifier?
+    let metrics: HTTPMetrics
     static let defaultSignedBodyLimit = 1024 * 1024
 
     func authenticate(_ route: GatewayConfig.Route, request: inout Request, context: ServiceRequestContext) async throws -> Identity {
@@ -34,6 +36,7 @@ struct Authenticator: Sendable {
             guard let presented = Self.bearerToken(request) else {
                 throw APIError.unauthorized("missing_credentials", "send Authorization: Bearer <secret>")
             }
+            metrics.credentialChecked("bearer-secret")
             guard Self.constantTimeEqual(presented, secrets[variable] ?? "") else {
                 throw APIError.unauthorized("invalid_credentials", "the bearer secret is wrong")
             }
@@ -45,6 +48,7 @@ struct Authenticator: Sendable {
             // The signature covers the raw bytes, so this is the one scheme that reads the body before forwarding it.
             let body = try await request.body.collect(upTo: route.bodyLimit ?? Self.defaultSignedBodyLimit)
             request.body = .init(buffer: body)
+            metrics.credentialChecked("stripe-signature")
             do {
                 try StripeWebhookSignature.verify(payload: body.readableBytesView, header: header, secret: secrets[variable] ?? "")
             } catch StripeWebhookSignature.Failure.timestampOutsideTolerance {
@@ -57,7 +61,10 @@ struct Authenticator: Sendable {
             guard let key = request.headers[HTTPField.Name("x-api-key")!], !key.isEmpty else {
                 throw APIError.unauthorized("missing_api_key", "send the API key in the x-api-key header")
             }
+            // A made-up or mistyped key fails its checksum here, so guessing costs devops-api nothing.
+            guard APIKeyFormat.isWellFormed(key) else { throw APIError.unauthorized("invalid_api_key", "this API key is not valid") }
             guard let apiKeys else { throw APIError(.serviceUnavailable, "key_service_unavailable", "API keys cannot be checked") }
+            metrics.credentialChecked("api-key")
             let answer = try await apiKeys.verify(key: key, scope: scope, requestID: context.requestID)
             guard answer.valid, let keyID = answer.keyId else {
                 switch answer.reason {
@@ -82,6 +89,7 @@ struct Authenticator: Sendable {
         guard let token = Self.bearerToken(request) else {
             throw APIError.unauthorized("missing_credentials", "send Authorization: Bearer <token>")
         }
+        metrics.credentialChecked("user")
         let claims = try await users.verify(token)
         return Identity(
             subject: claims.sub.value,
@@ -112,5 +120,19 @@ struct Authenticator: Sendable {
         case .apiKey: "key:\(identity.apiKeyID ?? identity.subject)"
         default: "sub:\(identity.subject)"
         }
+    }
+}
+
+extension HTTPMetrics {
+    static var credentialChecks: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "gateway_credential_checks",
+            unitName: "total",
+            helpText: "Credentials the gateway checked (a secret compared, a signature or token verified, a key looked up)"
+        )
+    }
+
+    func credentialChecked(_ scheme: String) {
+        registry.makeCounter(descriptor: Self.credentialChecks, labels: [("scheme", scheme)]).increment()
     }
 }

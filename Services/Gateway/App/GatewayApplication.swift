@@ -18,6 +18,10 @@ public struct GatewaySettings: Sendable {
     public var apiKeyLookupTimeout: Duration = .milliseconds(200)
     public var apiKeyCacheTTL: Duration = .seconds(10)
     public var readinessTimeout: Duration = .seconds(2)
+    /// Failed authentications one client address may make before it is refused (`GATEWAY_AUTH_FAILURE_LIMIT`).
+    public var authFailureLimit = RateLimit(requests: 20, windowSeconds: 60)
+    /// Seconds since 1970, for the rate limits' windows; tests hold it still.
+    public var clock: @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
 
     public init(
         config: GatewayConfig,
@@ -52,15 +56,27 @@ public struct GatewaySettings: Sendable {
             corsOrigins: (environment.optional("CORS_ORIGINS") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         )
         settings.logLevel = try environment.logLevel()
+        if let text = environment.optional("GATEWAY_AUTH_FAILURE_LIMIT") {
+            guard let limit = GatewayConfig.parseLimit(text) else {
+                throw ConfigurationError(variable: "GATEWAY_AUTH_FAILURE_LIMIT", expected: "must look like 20/minute (second, minute or hour)")
+            }
+            settings.authFailureLimit = limit
+        }
         for route in config.routes {
             if let variable = route.auth.secretVariable {
-                settings.secrets[variable] = try environment.required(variable, expecting: "the secret for \(route.auth) (\(configPath):\(route.line))")
+                settings.secrets[variable] = try environment.required(
+                    variable,
+                    expecting: "the secret for \(route.auth) (\(configPath):\(route.line))"
+                )
             }
             if route.auth.needsUserTokens, settings.supabaseJWTSecret == nil, settings.jwksURL == nil {
                 throw ConfigurationError(variable: "SUPABASE_JWT_SECRET", expected: "or JWT_JWKS_URL is required by \(configPath):\(route.line)")
             }
             if case .apiKey = route.auth, config.upstream(named: "devops-api") == nil {
-                throw ConfigurationError(variable: "GATEWAY_CONFIG", expected: "needs a devops-api service for api-key routes (\(configPath):\(route.line))")
+                throw ConfigurationError(
+                    variable: "GATEWAY_CONFIG",
+                    expected: "needs a devops-api service for api-key routes (\(configPath):\(route.line))"
+                )
             }
         }
         return settings
@@ -83,7 +99,12 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
     let jwks = settings.jwksURL.map { JWKSCache(url: $0, http: http) }
     let apiKeys = upstreams["devops-api"].map {
         APIKeyVerifier(
-            client: InternalClient(http: http, tokens: tokens, serviceName: "gateway", retry: .init(maxRetries: 0, baseDelay: .zero, maxDelay: .zero)),
+            client: InternalClient(
+                http: http,
+                tokens: tokens,
+                serviceName: "gateway",
+                retry: .init(maxRetries: 0, baseDelay: .zero, maxDelay: .zero)
+            ),
             devopsURL: $0,
             timeout: settings.apiKeyLookupTimeout,
             cacheTTL: settings.apiKeyCacheTTL
@@ -92,7 +113,8 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
     let authenticator = Authenticator(
         users: await UserTokenVerifier(hmacSecret: settings.supabaseJWTSecret, jwks: jwks),
         secrets: settings.secrets,
-        apiKeys: apiKeys
+        apiKeys: apiKeys,
+        metrics: metrics
     )
 
     let router = Router(context: ServiceRequestContext.self)
@@ -117,6 +139,8 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
             upstreams: upstreams,
             authenticator: authenticator,
             limiter: RateLimiter(),
+            authFailureLimit: settings.authFailureLimit,
+            clock: settings.clock,
             tokens: tokens,
             http: http
         )

@@ -17,6 +17,9 @@ struct ProxyMiddleware: RouterMiddleware {
     let upstreams: [String: String]
     let authenticator: Authenticator
     let limiter: RateLimiter
+    let authFailureLimit: RateLimit
+    /// Seconds since 1970, for the limits' windows.
+    let clock: @Sendable () -> Int64
     let tokens: IdentityTokens
     let http: HTTPClient
 
@@ -45,7 +48,7 @@ struct ProxyMiddleware: RouterMiddleware {
         }
 
         var request = request
-        let identity = try await authenticator.authenticate(route, request: &request, context: context)
+        let identity = try await authenticate(route, request: &request, context: context)
         context.identity = identity
 
         var rateHeaders = HTTPFields()
@@ -53,7 +56,7 @@ struct ProxyMiddleware: RouterMiddleware {
             let decision = limiter.hit(
                 "\(route.line) \(Authenticator.rateLimitKey(identity))",
                 limit: limit,
-                nowSeconds: Int64(Date().timeIntervalSince1970)
+                nowSeconds: clock()
             )
             rateHeaders[HTTPField.Name("RateLimit-Limit")!] = String(decision.limit)
             rateHeaders[HTTPField.Name("RateLimit-Remaining")!] = String(decision.remaining)
@@ -67,6 +70,29 @@ struct ProxyMiddleware: RouterMiddleware {
         var response = try await forward(request, contentLength: contentLength, route: route, identity: identity, context: context)
         response.headers.append(contentsOf: rateHeaders)
         return response
+    }
+
+    /// Authenticates, counting failures per client address: past `authFailureLimit` the address is refused before
+    /// any credential of its is checked, so secrets and keys cannot be guessed and guesses cost nothing downstream.
+    private func authenticate(_ route: GatewayConfig.Route, request: inout Request, context: Context) async throws -> Identity {
+        guard route.auth != .none else { return try await authenticator.authenticate(route, request: &request, context: context) }
+        let failuresKey = "auth-failures ip:\(context.remoteAddress?.ipAddress ?? "unknown")"
+        let now = clock()
+        let budget = limiter.peek(failuresKey, limit: authFailureLimit, nowSeconds: now)
+        guard budget.allowed else {
+            throw APIError(
+                .tooManyRequests,
+                "too_many_failed_attempts",
+                "too many failed authentications from this address; retry in \(budget.resetSeconds) s",
+                headers: [.retryAfter: String(budget.resetSeconds)]
+            )
+        }
+        do {
+            return try await authenticator.authenticate(route, request: &request, context: context)
+        } catch let error as APIError where error.status == .unauthorized {
+            _ = limiter.hit(failuresKey, limit: authFailureLimit, nowSeconds: now)
+            throw error
+        }
     }
 
     private func forward(
