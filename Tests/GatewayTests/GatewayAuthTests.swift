@@ -1,5 +1,4 @@
 import Foundation
-@testable import Gateway
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -8,6 +7,8 @@ import ServiceKit
 import StripeKit
 import TestSupport
 import Testing
+
+@testable import Gateway
 
 /// Each auth scheme, through a live gateway in front of a live service.
 @Suite struct GatewayAuthTests {
@@ -126,8 +127,16 @@ import Testing
             let reached = h.echoRequests.value
 
             expectError(try await post(body, signedAt: Date().addingTimeInterval(-301)), .unauthorized, "signature_expired")
-            expectError(try await post(body.replacingOccurrences(of: "evt_1", with: "evt_2"), signedAt: Date(), signing: body), .unauthorized, "invalid_signature")
-            expectError(try await h.gateway.execute(uri: "/stripe", method: .post, body: ByteBuffer(string: body)), .unauthorized, "missing_signature")
+            expectError(
+                try await post(body.replacingOccurrences(of: "evt_1", with: "evt_2"), signedAt: Date(), signing: body),
+                .unauthorized,
+                "invalid_signature"
+            )
+            expectError(
+                try await h.gateway.execute(uri: "/stripe", method: .post, body: ByteBuffer(string: body)),
+                .unauthorized,
+                "missing_signature"
+            )
             let large = String(repeating: "x", count: 2048)
             expectError(try await post(large, signedAt: Date()), .contentTooLarge, "payload_too_large")
             #expect(h.echoRequests.value == reached, "refused webhooks must not reach the service")
@@ -196,6 +205,19 @@ import Testing
         }
     }
 
+    @Test func aRouteForwardsOnlyTheCookiesItNames() async throws {
+        try await H.run { h in
+            let response = try await h.gateway.execute(
+                uri: "/cookie",
+                method: .get,
+                headers: [.cookie: "session=abc; keep=1; other=2", HTTPField.Name("Cookie")!: "also=3"]
+            )
+            #expect(try decodeReport(response).cookie == "keep=1; also=3")
+            let none = try await h.gateway.execute(uri: "/cookie", method: .get, headers: [.cookie: "session=abc"])
+            #expect(try decodeReport(none).cookie == nil)
+        }
+    }
+
     @Test func aServiceCalledDirectlyWithoutIdentityIs401() async throws {
         try await H.run { h in
             expectError(try await h.echo.execute(uri: "/open/anything", method: .get), .unauthorized, "missing_identity")
@@ -203,6 +225,9 @@ import Testing
     }
 
     func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(
+            of: "=",
+            with: ""
+        )
     }
 }

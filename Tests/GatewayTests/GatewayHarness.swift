@@ -31,6 +31,7 @@ struct EchoReport: Codable, ResponseEncodable {
     var headers: [String]
     var path: String
     var bodyBytes: Int
+    var cookie: String?
 }
 
 /// A real ServiceKit service behind the gateway: it checks the identity token like every service and reports
@@ -59,7 +60,8 @@ func makeEchoService(requests: Counter, release: AsyncStream<Void>) async throws
                     requestID: identity.requestID,
                     headers: request.headers.map { $0.name.canonicalName }.sorted(),
                     path: request.uri.path,
-                    bodyBytes: bytes
+                    bodyBytes: bytes,
+                    cookie: request.headers[.cookie]
                 )
             }
         }
@@ -163,6 +165,7 @@ struct GatewayHarness: Sendable {
                         service devops-api  http://127.0.0.1:\(devopsPort)
                         service down        http://127.0.0.1:\(TestSupport.closedPort())
                         route GET  /open/*      echo auth=none
+                        route GET  /cookie      echo auth=none cookies=keep,also
                         route GET  /me          echo auth=user
                         route GET  /maybe       echo auth=user-optional
                         route GET  /admin       echo auth=admin

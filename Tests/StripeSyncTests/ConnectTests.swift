@@ -56,22 +56,38 @@ struct ConnectHarness: Sendable {
         return (id, try await TestSupport.userToken(id))
     }
 
-    /// Starts Connect as the user and approves on the sandbox's page; returns the callback query it redirects to.
-    func authorize(_ token: String, account: String? = nil) async throws -> String {
+    /// Where Stripe sends the browser back: the callback's query, and the binding cookie that browser holds.
+    struct Return: Sendable {
+        var query: String
+        /// As the browser sends it: `name=value`.
+        var cookie: String?
+
+        func with(query: String) -> Return { Return(query: query, cookie: cookie) }
+    }
+
+    /// Starts Connect as the user and approves on the sandbox's page; returns where it sends the browser back.
+    func authorize(_ token: String, account: String? = nil) async throws -> Return {
         let start = try await gateway.execute(uri: "/api/stripe/connect", method: .get, headers: [.authorization: "Bearer \(token)"])
         #expect(start.status == .ok)
         let url = try #require(try JSONDecoder().decode([String: String].self, from: Data(buffer: start.body))["url"].flatMap(URL.init(string:)))
         #expect(url.query?.contains("scope=read_only") == true)
+        let setCookie = try #require(start.headers[.setCookie])
         let approved = try await stripe.execute(uri: url.path + "?" + url.query! + (account.map { "&account=\($0)" } ?? ""), method: .get)
         #expect(approved.status == .found)
         let location = try #require(approved.headers[.location])
         #expect(location.hasPrefix(Self.appURL + "/api/stripe/connect?"))
-        return String(location.dropFirst((Self.appURL + "/api/stripe/connect?").count))
+        return Return(
+            query: String(location.dropFirst((Self.appURL + "/api/stripe/connect?").count)),
+            cookie: setCookie.split(separator: ";").first.map(String.init)
+        )
     }
 
-    /// The browser arriving back from Stripe: no user token, only the query.
-    func callback(_ query: String) async throws -> TestResponse {
-        try await gateway.execute(uri: "/api/stripe/connect?" + query, method: .get)
+    /// The browser arriving back from Stripe: no user token, the query and its cookie.
+    func callback(_ back: Return, token: String? = nil) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let cookie = back.cookie { headers[.cookie] = cookie }
+        if let token { headers[.authorization] = "Bearer \(token)" }
+        return try await gateway.execute(uri: "/api/stripe/connect?" + back.query, method: .get, headers: headers)
     }
 
     func connections(_ token: String) async throws -> [ConnectRoutes.Connection] {
@@ -122,14 +138,20 @@ extension StripeSyncIntegrationTests {
             try await ConnectHarness.run { h async throws in
                 let user = try await ConnectHarness.user()
                 let query = try await h.authorize(user.token)
-                let tampered = query.replacingOccurrences(of: "state=", with: "state=x")
+                let tampered = query.with(query: query.query.replacingOccurrences(of: "state=", with: "state=x"))
                 let bad = try await h.callback(tampered)
                 #expect(bad.status == .badRequest)
                 #expect(String(buffer: bad.body).contains("invalid_state"))
 
-                let expiredState = try ConnectState(userID: user.id, nonce: "old", expiresAt: Int(Date().timeIntervalSince1970) - 1)
-                    .signed(with: SymmetricKey(data: Data(repeating: 8, count: 32)))
-                let expired = try await h.callback("code=ac_x&state=" + expiredState)
+                let expiredState = try ConnectState(
+                    userID: user.id,
+                    nonce: "old",
+                    expiresAt: Int(Date().timeIntervalSince1970) - 1,
+                    browserHash: ConnectState.hash("secret")
+                ).signed(with: SymmetricKey(data: Data(repeating: 8, count: 32)))
+                let expired = try await h.callback(
+                    ConnectHarness.Return(query: "code=ac_x&state=" + expiredState, cookie: "__Host-revmesh_connect=secret")
+                )
                 #expect(String(buffer: expired.body).contains("state_expired"))
 
                 #expect(try await h.callback(query).status == .found)
@@ -140,15 +162,62 @@ extension StripeSyncIntegrationTests {
             }
         }
 
+        @Test func aConnectLinkSentToSomeoneElseAttachesNothing() async throws {
+            try await ConnectHarness.run { h async throws in
+                let attacker = try await ConnectHarness.user()
+                let victim = try await ConnectHarness.user()
+                let account = "acct_" + UUID().uuidString.prefix(8)
+                h.sandbox.connect.addAccount(id: account, name: "Victim Ltd", currency: "usd")
+                // The attacker starts Connect and sends the link; the victim approves their own Stripe account on it.
+                let sent = try await h.authorize(attacker.token, account: account)
+                let victimsOwn = try await h.authorize(victim.token)
+                for cookie in [nil, victimsOwn.cookie, "__Host-revmesh_connect=guessed"] {
+                    let refused = try await h.callback(ConnectHarness.Return(query: sent.query, cookie: cookie))
+                    #expect(refused.status == .badRequest)
+                    #expect(String(buffer: refused.body).contains("state_mismatch"))
+                }
+                // The right browser but another user's session is refused too.
+                let otherUser = try await h.callback(sent, token: victim.token)
+                #expect(String(buffer: otherUser.body).contains("state_mismatch"))
+                #expect(try await h.connections(attacker.token).isEmpty)
+                #expect(try await h.connections(victim.token).isEmpty)
+                let stored = try await TestSupport.withPostgres { client in
+                    var count = 0
+                    for try await value in try await client.query(
+                        "SELECT count(*)::int FROM sync.stripe_connections WHERE stripe_account_id = \(account)",
+                        logger: TestSupport.logger
+                    ).decode(Int.self) { count = value }
+                    return count
+                }
+                #expect(stored == 0, "the victim's account is never attached")
+            }
+        }
+
+        @Test func theBindingCookieIsHostOnlyHttpOnlyAndLax() async throws {
+            try await ConnectHarness.run { h async throws in
+                let user = try await ConnectHarness.user()
+                let start = try await h.gateway.execute(uri: "/api/stripe/connect", method: .get, headers: [.authorization: "Bearer \(user.token)"])
+                let cookie = try #require(start.headers[.setCookie])
+                #expect(cookie.hasPrefix("__Host-revmesh_connect="))
+                for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=600"] {
+                    #expect(cookie.contains(attribute), "\(attribute)")
+                }
+                #expect(!cookie.contains("Domain"))
+                let done = try await h.callback(try await h.authorize(user.token))
+                #expect(done.status == .found)
+                #expect(done.headers[.setCookie]?.contains("Max-Age=0") == true, "the cookie is cleared once used")
+            }
+        }
+
         @Test func aRefusedCodeIsAClearErrorAndStoresNothing() async throws {
             try await ConnectHarness.run { h async throws in
                 let user = try await ConnectHarness.user()
                 let first = try await h.authorize(user.token)
-                let code = try #require(first.split(separator: "&").first { $0.hasPrefix("code=") })
+                let code = try #require(first.query.split(separator: "&").first { $0.hasPrefix("code=") })
                 #expect(try await h.callback(first).status == .found)
                 // A fresh state with an already-exchanged code: Stripe answers invalid_grant.
                 let second = try await h.authorize(user.token)
-                let reused = second.split(separator: "&").map { $0.hasPrefix("code=") ? code : $0 }.joined(separator: "&")
+                let reused = second.with(query: second.query.split(separator: "&").map { $0.hasPrefix("code=") ? code : $0 }.joined(separator: "&"))
                 let refused = try await h.callback(reused)
                 #expect(refused.status == .badRequest)
                 #expect(String(buffer: refused.body).contains("invalid_grant"))

@@ -28,6 +28,8 @@ public struct GatewayConfig: Sendable, Equatable {
         public var limit: RateLimit?
         public var bodyLimit: Int?
         public var timeout: Duration?
+        /// The only cookies the upstream is sent (every other one is stripped, as credentials are).
+        public var forwardedCookies: [String] = []
 
         public var label: String { "\(method?.rawValue ?? "*") \(pattern.text)" }
     }
@@ -109,10 +111,13 @@ extension GatewayConfig {
             case "service":
                 guard words.count == 3 else { throw fail("expected: service NAME URL") }
                 guard config.upstream(named: words[1]) == nil else { throw fail("service \(words[1]) is declared twice") }
-                guard let url = URL(string: words[2]), url.scheme == "http" || url.scheme == "https", url.host != nil, url.path.isEmpty || url.path == "/"
+                guard let url = URL(string: words[2]), url.scheme == "http" || url.scheme == "https", url.host != nil,
+                    url.path.isEmpty || url.path == "/"
                 else { throw fail("service \(words[1]) needs an http(s) URL without a path, got \"\(words[2])\"") }
                 let urlVariable = rawLine.firstMatch(of: /\$\{([A-Z0-9_]+)/).map { String($0.output.1) }
-                config.services.append(Upstream(name: words[1], url: words[2].hasSuffix("/") ? String(words[2].dropLast()) : words[2], urlVariable: urlVariable))
+                config.services.append(
+                    Upstream(name: words[1], url: words[2].hasSuffix("/") ? String(words[2].dropLast()) : words[2], urlVariable: urlVariable)
+                )
             case "route":
                 routeLines.append((lineNumber, Array(words.dropFirst())))
             default:
@@ -128,7 +133,9 @@ extension GatewayConfig {
 
     static func parseRoute(_ words: [String], line: Int, file: String, config: GatewayConfig) throws -> Route {
         func fail(_ message: String) -> GatewayConfigError { GatewayConfigError(file: file, line: line, message: message) }
-        guard words.count >= 4 else { throw fail("expected: route METHOD PATH SERVICE auth=SCHEME [limit=N/unit] [body=SIZE] [timeout=DURATION]") }
+        guard words.count >= 4 else {
+            throw fail("expected: route METHOD PATH SERVICE auth=SCHEME [limit=N/unit] [body=SIZE] [timeout=DURATION] [cookies=NAME,…]")
+        }
         let method: HTTPRequest.Method?
         if words[0] == "*" {
             method = nil
@@ -140,7 +147,9 @@ extension GatewayConfig {
         }
         let pattern: PathPattern
         do { pattern = try PathPattern(words[1]) } catch { throw fail("\(error)") }
-        guard config.upstream(named: words[2]) != nil else { throw fail("unknown service \"\(words[2])\" (declare it with: service \(words[2]) URL)") }
+        guard config.upstream(named: words[2]) != nil else {
+            throw fail("unknown service \"\(words[2])\" (declare it with: service \(words[2]) URL)")
+        }
         var auth: AuthScheme?
         var route = Route(line: line, method: method, pattern: pattern, service: words[2], auth: .none, limit: nil, bodyLimit: nil, timeout: nil)
         for option in words.dropFirst(3) {
@@ -155,7 +164,9 @@ extension GatewayConfig {
                 }
                 auth = scheme
             case "limit":
-                guard let limit = parseLimit(pair[1]) else { throw fail("limit must look like 20/minute (second, minute or hour), got \"\(pair[1])\"") }
+                guard let limit = parseLimit(pair[1]) else {
+                    throw fail("limit must look like 20/minute (second, minute or hour), got \"\(pair[1])\"")
+                }
                 route.limit = limit
             case "body":
                 guard let size = parseSize(pair[1]) else { throw fail("body must be a size like 512k or 1m, got \"\(pair[1])\"") }
@@ -163,8 +174,14 @@ extension GatewayConfig {
             case "timeout":
                 guard let timeout = parseDuration(pair[1]) else { throw fail("timeout must be a duration like 500ms, 30s or 2m, got \"\(pair[1])\"") }
                 route.timeout = timeout
+            case "cookies":
+                let names = pair[1].split(separator: ",").map(String.init)
+                guard !names.isEmpty, names.allSatisfy({ $0.wholeMatch(of: /[A-Za-z0-9_\-]+/) != nil }) else {
+                    throw fail("cookies must name cookies separated by commas, got \"\(pair[1])\"")
+                }
+                route.forwardedCookies = names
             default:
-                throw fail("unknown option \"\(pair[0])\" (expected auth, limit, body or timeout)")
+                throw fail("unknown option \"\(pair[0])\" (expected auth, limit, body, timeout or cookies)")
             }
         }
         guard let auth else { throw fail("every route names its auth scheme: add auth=none if it is public") }

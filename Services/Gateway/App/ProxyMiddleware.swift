@@ -109,6 +109,11 @@ struct ProxyMiddleware: RouterMiddleware {
         for field in request.headers where !dropped.contains(field.name.canonicalName) && !field.name.canonicalName.hasPrefix("x-revmesh-") {
             outbound.headers.add(name: field.name.rawName, value: field.value)
         }
+        if !route.forwardedCookies.isEmpty {
+            let cookies = Cookies(from: request.headers[values: .cookie])
+            let kept = route.forwardedCookies.compactMap { name in cookies[name].map { "\(name)=\($0.value)" } }
+            if !kept.isEmpty { outbound.headers.add(name: "Cookie", value: kept.joined(separator: "; ")) }
+        }
         outbound.headers.add(name: IdentityTokens.headerName, value: try await tokens.mint(identity, issuer: "gateway"))
         outbound.headers.add(name: "X-Request-Id", value: context.requestID)
         if let ip = context.remoteAddress?.ipAddress { outbound.headers.add(name: "X-Forwarded-For", value: ip) }

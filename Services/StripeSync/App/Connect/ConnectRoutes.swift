@@ -50,15 +50,22 @@ struct ConnectRoutes {
             let query = request.uri.queryParameters
             if let error = query.get("error") {
                 // The user declined on Stripe's page: back to the dashboard, saying so.
-                return .redirect(to: "\(settings.appURL)/dashboard?connected=false&error=\(error.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
+                return .redirect(
+                    to:
+                        "\(settings.appURL)/dashboard?connected=false&error=\(error.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")"
+                )
             }
             if let code = query.get("code"), let state = query.get("state") {
-                try await complete(code: code, state: state, context: context)
-                return .redirect(to: "\(settings.appURL)/dashboard?connected=true")
+                try await complete(code: code, state: state, browserSecret: request.cookies[bindingCookie]?.value, context: context)
+                var response = Response.redirect(to: "\(settings.appURL)/dashboard?connected=true")
+                response.setCookie(bindingCookie(value: "", maxAge: 0))
+                return response
             }
             let user = try context.requireUser()
-            let url = try await authorizeURL(for: user.subject, context: context)
-            return try AuthorizeURL(url: url).response(from: request, context: context)
+            let (url, browserSecret) = try await authorizeURL(for: user.subject, context: context)
+            var response = try AuthorizeURL(url: url).response(from: request, context: context)
+            response.setCookie(bindingCookie(value: browserSecret, maxAge: Int(ConnectState.lifetime)))
+            return response
         }
         router.get("/api/stripe/connections") { _, context -> Connections in
             let user = try context.requireUser()
@@ -98,8 +105,24 @@ struct ConnectRoutes {
         }
     }
 
-    func authorizeURL(for userID: String, context: ServiceRequestContext) async throws -> String {
-        let state = ConnectState.issue(for: userID)
+    /// The cookie that binds an authorisation to the browser that asked for it. `__Host-` (Secure, whole host, no
+    /// Domain) when the app is served over HTTPS; Lax, so it comes back on the top-level redirect from Stripe.
+    var bindingCookie: String { settings.appURL.hasPrefix("https://") ? "__Host-revmesh_connect" : "revmesh_connect" }
+
+    func bindingCookie(value: String, maxAge: Int) -> Cookie {
+        Cookie(
+            name: bindingCookie,
+            value: value,
+            maxAge: maxAge,
+            path: "/",
+            secure: settings.appURL.hasPrefix("https://"),
+            httpOnly: true,
+            sameSite: .lax
+        )
+    }
+
+    func authorizeURL(for userID: String, context: ServiceRequestContext) async throws -> (url: String, browserSecret: String) {
+        let (state, browserSecret) = ConnectState.issue(for: userID)
         try await postgres.query(
             "INSERT INTO sync.oauth_states (nonce, user_id, expires_at) VALUES (\(state.nonce), \(userID), to_timestamp(\(Double(state.expiresAt))))",
             logger: context.logger
@@ -108,11 +131,12 @@ struct ConnectRoutes {
             ("response_type", "code"), ("client_id", .string(settings.clientID)), ("scope", "read_only"),
             ("state", .string(try state.signed(with: settings.stateKey))), ("redirect_uri", .string(redirectURI)),
         ])
-        return "\(settings.connectBase)/oauth/authorize?\(query)"
+        return ("\(settings.connectBase)/oauth/authorize?\(query)", browserSecret)
     }
 
-    /// The OAuth callback: the state authenticates it. Nothing is stored unless every step succeeds.
-    func complete(code: String, state raw: String, context: ServiceRequestContext) async throws {
+    /// The OAuth callback: the state authenticates it, and only in the browser that started it (RFC 9700 §4.7: a link
+    /// sent to someone else must not attach their account to the sender). Nothing is stored unless every step succeeds.
+    func complete(code: String, state raw: String, browserSecret: String?, context: ServiceRequestContext) async throws {
         let state: ConnectState
         do {
             state = try ConnectState.verify(raw, key: settings.stateKey)
@@ -120,6 +144,12 @@ struct ConnectRoutes {
             throw APIError.badRequest("state_expired", "this Connect link has expired; start again")
         } catch {
             throw APIError.badRequest("invalid_state", "this Connect link is not valid; start again")
+        }
+        guard state.isBound(to: browserSecret) else {
+            throw APIError.badRequest("state_mismatch", "this Connect link was started in another browser; start again from your dashboard")
+        }
+        if let caller = context.identity, caller.isUser, caller.subject != state.userID {
+            throw APIError.badRequest("state_mismatch", "this Connect link was started by another user; start again from your dashboard")
         }
         guard try await ConnectQueries.consume(state, postgres: postgres, logger: context.logger) else {
             throw APIError.badRequest("state_already_used", "this Connect link was already used; start again")

@@ -2,12 +2,15 @@ import Crypto
 import Foundation
 import ServiceKit
 
-/// The OAuth `state` of a Connect authorisation: signed, bound to the user who started it, valid ten minutes, and
-/// single-use through its nonce (which the database consumes). Signing and reading it do no I/O.
+/// The OAuth `state` of a Connect authorisation: signed, bound to the user who started it and to their browser
+/// (the SHA-256 of a secret only that browser holds, in a cookie), valid ten minutes, and single-use through its nonce
+/// (which the database consumes). Signing and reading it do no I/O.
 struct ConnectState: Codable, Equatable {
     var userID: String
     var nonce: String
     var expiresAt: Int
+    /// Hex SHA-256 of the browser's binding secret.
+    var browserHash: String
 
     static let lifetime: TimeInterval = 600
 
@@ -17,8 +20,24 @@ struct ConnectState: Codable, Equatable {
         case expired
     }
 
-    static func issue(for userID: String, now: Date = Date()) -> ConnectState {
-        ConnectState(userID: userID, nonce: UUID().uuidString.lowercased(), expiresAt: Int(now.timeIntervalSince1970 + lifetime))
+    /// A new state and the secret its browser must send back with the callback.
+    static func issue(for userID: String, now: Date = Date()) -> (state: ConnectState, browserSecret: String) {
+        let secret = base64URL(Data(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }))
+        let state = ConnectState(
+            userID: userID,
+            nonce: UUID().uuidString.lowercased(),
+            expiresAt: Int(now.timeIntervalSince1970 + lifetime),
+            browserHash: hash(secret)
+        )
+        return (state, secret)
+    }
+
+    static func hash(_ browserSecret: String) -> String { Data(SHA256.hash(data: Data(browserSecret.utf8))).hexString }
+
+    /// True when the callback's browser is the one that started the authorisation. (Comparing hashes tells a timing
+    /// observer nothing about the secret.)
+    func isBound(to browserSecret: String?) -> Bool {
+        browserSecret.map { Self.hash($0) == browserHash } ?? false
     }
 
     func signed(with key: SymmetricKey) throws -> String {
@@ -39,7 +58,10 @@ struct ConnectState: Codable, Equatable {
     }
 
     static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(
+            of: "=",
+            with: ""
+        )
     }
 }
 
