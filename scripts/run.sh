@@ -51,6 +51,7 @@ ENV
 fi
 # Variables added since a .env was first written get their fresh values too.
 grep -q '^TOKEN_ENCRYPTION_KEY=' .env || echo "TOKEN_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> .env
+grep -q '^DEVOPS_WEBHOOK_SECRET=' .env || echo "DEVOPS_WEBHOOK_SECRET=$(secret)" >> .env
 set -a
 # shellcheck disable=SC1091
 . ./.env

@@ -1,4 +1,3 @@
-@testable import DevOpsAPI
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -6,6 +5,8 @@ import PostgresNIO
 import ServiceKit
 import TestSupport
 import Testing
+
+@testable import DevOpsAPI
 
 @Suite struct DevOpsAPITests {
     @Test func aKeyReadsUsersRevenueAndCommissionsAsBillingRecordsThem() async throws {
@@ -18,7 +19,14 @@ import Testing
             let me = try await h.gateway.execute(uri: "/api/me", method: .get, headers: [.authorization: "Bearer \(referrer.token)"])
             let code = try #require(try h.json(me)["referral_code"]?.string)
             #expect(try await h.admin(.patch, "/api/admin/partners/\(referrer.id)", body: #"{"level":"reseller"}"#).status == .ok)
-            _ = try await TestSupport.upgrade(gateway: h.gateway, stripe: h.stripe, sandbox: h.sandbox, token: referred.token, plan: "professional", referralCode: code)
+            _ = try await TestSupport.upgrade(
+                gateway: h.gateway,
+                stripe: h.stripe,
+                sandbox: h.sandbox,
+                token: referred.token,
+                plan: "professional",
+                referralCode: code
+            )
             _ = try await TestSupport.upgrade(gateway: h.gateway, stripe: h.stripe, sandbox: h.sandbox, token: business.token, plan: "business")
 
             let key = try await h.generateKey()
@@ -45,10 +53,16 @@ import Testing
             #expect((revenue["total_revenue"]?.int ?? 0) >= 2_900 + 2_900 + 9_900)
 
             let commissions = try h.json(try await h.sync("commissions", key: key.key))
-            let performer = try #require((commissions["top_performers"]?.items ?? []).first { $0["username"]?.string == "\(referrer.id)@example.com" })
+            let performer = try #require(
+                (commissions["top_performers"]?.items ?? []).first { $0["username"]?.string == "\(referrer.id)@example.com" }
+            )
             #expect(performer["total_commission"]?.int == 870)
             #expect(performer["transaction_count"]?.int == 1)
-            #expect((commissions["recent_commissions"]?.items ?? []).contains { $0["referred_user_id"]?.string == referred.id && $0["rate_percent"]?.int == 30 })
+            #expect(
+                (commissions["recent_commissions"]?.items ?? []).contains {
+                    $0["referred_user_id"]?.string == referred.id && $0["rate_percent"]?.int == 30
+                }
+            )
         }
     }
 
@@ -68,13 +82,20 @@ import Testing
 
             let expiring = try await h.generateKey(permissions: ["sync:users"])
             try await TestSupport.withPostgres { client in
-                try await client.query("UPDATE devops.api_keys SET expires_at = now() - interval '1 day' WHERE id = \(expiring.id)", logger: TestSupport.logger)
+                try await client.query(
+                    "UPDATE devops.api_keys SET expires_at = now() - interval '1 day' WHERE id = \(expiring.id)",
+                    logger: TestSupport.logger
+                )
             }
             let expired = try await h.sync("users", key: expiring.key)
             #expect(expired.status == .unauthorized)
             #expect(String(buffer: expired.body).contains("api_key_expired"))
 
-            let invalidRequest = try await h.admin(.post, "/api/devops/generate-key", body: #"{"name":"","permissions":["sync:everything"],"expiresInDays":900}"#)
+            let invalidRequest = try await h.admin(
+                .post,
+                "/api/devops/generate-key",
+                body: #"{"name":"","permissions":["sync:everything"],"expiresInDays":900}"#
+            )
             #expect(invalidRequest.status == .badRequest)
             let fields = try JSONDecoder().decode(ErrorEnvelope.self, from: Data(buffer: invalidRequest.body)).error.fields?.map(\.field)
             #expect(fields == ["name", "permissions", "expiresInDays"])
@@ -120,9 +141,11 @@ import Testing
         try await DevOpsHarness.run { h async throws in
             let key = try await h.generateKey(permissions: ["webhook:write", "sync:users"])
             let now = ISO8601DateFormatter().string(from: Date())
-            let deployment = #"{"event_type":"deployment","data":{"environment":"production","version":"2.7.1","status":"success","deployTime":"95s","timestamp":"\#(now)"}}"#
+            let deployment =
+                #"{"event_type":"deployment","data":{"environment":"production","version":"2.7.1","status":"success","deployTime":"95s","timestamp":"\#(now)"}}"#
             #expect(try await h.webhook(deployment, key: key.key).status == .accepted)
-            let alert = #"{"event_type":"alert","data":{"severity":"critical","message":"error rate above 5%","details":{"service":"api"},"timestamp":"\#(now)"}}"#
+            let alert =
+                #"{"event_type":"alert","data":{"severity":"critical","message":"error rate above 5%","details":{"service":"api"},"timestamp":"\#(now)"}}"#
             #expect(try await h.webhook(alert, key: key.key).status == .accepted)
 
             #expect(try await h.webhook(deployment, key: key.key, secret: "somebody-elses-secret-0123456789abcd").status == .unauthorized)
@@ -141,5 +164,45 @@ import Testing
             #expect(status["metricsAvailable"] == .bool(true))
             #expect((status["services"]?.items ?? []).contains { $0["service"]?.string == "devops-api" && ($0["requests"]?.int ?? 0) > 0 })
         }
+    }
+
+    @Test func aSignedWebhookReplayedWithinItsFiveMinutesIsRefusedAndStoredOnce() async throws {
+        try await DevOpsHarness.run { h async throws in
+            let key = try await h.generateKey(permissions: ["webhook:write"])
+            let version = "replay-" + UUID().uuidString.prefix(8)
+            let now = ISO8601DateFormatter().string(from: Date())
+            let body = #"{"event_type":"deployment","environment":"production","version":"\#(version)","status":"success","timestamp":"\#(now)"}"#
+            #expect(try await h.webhook(body, key: key.key).status == .accepted)
+            let replayed = try await h.webhook(body, key: key.key)
+            #expect(replayed.status == .conflict)
+            #expect(String(buffer: replayed.body).contains("webhook_replayed"))
+            let unsigned = try await h.gateway.execute(
+                uri: "/api/devops/webhook",
+                method: .post,
+                headers: [HTTPField.Name("x-api-key")!: key.key, .contentType: "application/json"],
+                body: ByteBuffer(string: body)
+            )
+            #expect(unsigned.status == .unauthorized)
+            #expect(String(buffer: unsigned.body).contains("missing_signature"))
+            let stored = try await TestSupport.withPostgres { client in
+                var count = 0
+                for try await value in try await client.query(
+                    "SELECT count(*)::int FROM devops.events WHERE version = \(String(version))",
+                    logger: TestSupport.logger
+                ).decode(Int.self) { count = value }
+                return count
+            }
+            #expect(stored == 1)
+        }
+    }
+}
+
+@Suite struct DevOpsSettingsTests {
+    @Test func webhookSignaturesAreRequiredUnlessInsecureIsChosen() throws {
+        #expect(throws: ConfigurationError.self) { try DevOpsSettings.load(from: EnvironmentReader([:])) }
+        #expect(throws: ConfigurationError.self) { try DevOpsSettings.load(from: EnvironmentReader(["DEVOPS_WEBHOOK_SECRET": "short"])) }
+        #expect(try DevOpsSettings.load(from: EnvironmentReader(["DEVOPS_WEBHOOK_INSECURE": "true"])).webhookSecret == nil)
+        let secret = String(repeating: "s", count: 32)
+        #expect(try DevOpsSettings.load(from: EnvironmentReader(["DEVOPS_WEBHOOK_SECRET": secret])).webhookSecret == secret)
     }
 }

@@ -22,12 +22,15 @@ public enum TestSupport {
         "STRIPE_SECRET_KEY": "sk_test_revmesh_tests",
         "STRIPE_CLIENT_ID": "ca_test_revmesh",
         "TOKEN_ENCRYPTION_KEY": tokenEncryptionKey,
+        "DEVOPS_WEBHOOK_SECRET": "test-devops-webhook-secret-0123456789",
         // Sync workers take any connection's job; only the stripe-sync tests run them, one test at a time.
         "SYNC_WORKERS": "0",
     ]
     public static let tokenEncryptionKey = Data(repeating: 7, count: 32).base64EncodedString()
 
-    public static func serviceConfiguration(migrateOnStart: Bool = true, environment: [String: String] = serviceVariables) throws -> ServiceConfiguration {
+    public static func serviceConfiguration(migrateOnStart: Bool = true, environment: [String: String] = serviceVariables) throws
+        -> ServiceConfiguration
+    {
         ServiceConfiguration(
             host: "127.0.0.1",
             port: 0,

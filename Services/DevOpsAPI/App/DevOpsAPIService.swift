@@ -15,6 +15,9 @@ public enum DevOpsAPIService: RevmeshService {
     public static func buildApplication(_ configuration: ServiceConfiguration, settings: DevOpsSettings) async -> ServiceApplication {
         var recorder: UsageRecorder?
         var app = await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
+            if settings.webhookSecret == nil {
+                environment.logger.warning("DEVOPS_WEBHOOK_INSECURE=true: DevOps webhooks are accepted without a signature")
+            }
             let usage = UsageRecorder(postgres: environment.postgres, interval: settings.usageFlushInterval, logger: environment.logger)
             recorder = usage
             KeyRoutes(postgres: environment.postgres).addRoutes(to: router)

@@ -57,6 +57,20 @@ enum DevOpsMigrations {
                 """,
                 "CREATE INDEX events_type_time ON devops.events (event_type, received_at DESC)",
             ]
-        )
+        ),
+        Migration(
+            2,
+            "signatures of received webhooks, so a captured request cannot be replayed inside its 5 minutes",
+            [
+                """
+                CREATE TABLE devops.webhook_signatures (
+                    signature_sha256 text PRIMARY KEY,
+                    event_id bigint NOT NULL,
+                    expires_at timestamptz NOT NULL
+                )
+                """,
+                "CREATE INDEX webhook_signatures_expiry ON devops.webhook_signatures (expires_at)",
+            ]
+        ),
     ]
 }

@@ -5,7 +5,7 @@ public struct DevOpsSettings: Sendable {
     public var billingURL: String
     /// Where the gateway's `/metrics` are read for the status page.
     public var gatewayURL: String
-    /// When set, webhook bodies must carry `X-Signature: sha256=<HMAC>`.
+    /// Webhook bodies must carry `X-Signature: sha256=<HMAC>` under it; nil only with `DEVOPS_WEBHOOK_INSECURE=true`.
     public var webhookSecret: String?
     public var usageFlushInterval: Duration = .seconds(5)
     /// Amounts in the sync endpoints are reported in this currency.
@@ -21,7 +21,8 @@ public struct DevOpsSettings: Sendable {
         var settings = DevOpsSettings(
             billingURL: try environment.url("BILLING_WEBHOOKS_URL", default: "http://127.0.0.1:8101"),
             gatewayURL: try environment.url("GATEWAY_URL", default: "http://127.0.0.1:8080"),
-            webhookSecret: environment.optional("DEVOPS_WEBHOOK_SECRET") == nil ? nil : try environment.secret("DEVOPS_WEBHOOK_SECRET")
+            webhookSecret: environment.optional("DEVOPS_WEBHOOK_INSECURE") == "true" && environment.optional("DEVOPS_WEBHOOK_SECRET") == nil
+                ? nil : try environment.secret("DEVOPS_WEBHOOK_SECRET")
         )
         settings.usageFlushInterval = .seconds(try environment.integer("DEVOPS_USAGE_FLUSH_SECONDS", default: 5, in: 1...300))
         settings.reportingCurrency = (environment.optional("DEVOPS_REPORTING_CURRENCY") ?? "usd").lowercased()

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import PostgresNIO
 import ServiceKit
 
@@ -26,26 +27,56 @@ struct WebhookRoutes {
                 throw APIError.forbidden("insufficient_scope", "this endpoint needs an API key with webhook:write")
             }
             let body = Data(buffer: try await request.body.collect(upTo: 256 * 1024))
-            if let secret = settings.webhookSecret {
-                try Self.checkSignature(request.headers[HTTPField.Name("X-Signature")!], body: body, secret: secret)
-            }
+            let signature = request.headers[HTTPField.Name("X-Signature")!]
+            if let secret = settings.webhookSecret { try Self.checkSignature(signature, body: body, secret: secret) }
             let json: JSONValue
             do { json = try JSONDecoder().decode(JSONValue.self, from: body) } catch {
                 throw APIError.badRequest("invalid_json", "the body is not valid JSON")
             }
             let event = try DevOpsEvent(json, now: Date(), requireFreshTimestamp: settings.webhookSecret != nil)
             usage.record(keyID: identity.apiKeyID.flatMap(UUID.init(uuidString:)), endpoint: "webhook")
+            let id = try await store(
+                event,
+                body: body,
+                keyID: identity.apiKeyID.flatMap(UUID.init(uuidString:)),
+                signature: settings.webhookSecret == nil ? nil : signature,
+                logger: context.logger
+            )
+            return EditedResponse(status: .accepted, response: Received(received: true, id: id))
+        }
+    }
+
+    /// Stores the event and, for a signed one, its signature in one transaction: the same signed body a second time
+    /// (a replay inside its 5 minutes) is refused with 409 and stores nothing.
+    func store(_ event: DevOpsEvent, body: Data, keyID: UUID?, signature: String?, logger: Logger) async throws -> Int64 {
+        try await postgres.withTransaction(logger: logger) { connection in
             var id: Int64 = 0
-            for try await value in try await postgres.query(
+            for try await value in try await connection.query(
                 """
                 INSERT INTO devops.events (event_type, key_id, environment, version, status, severity, message, payload, occurred_at)
-                VALUES (\(event.type), \(identity.apiKeyID.flatMap(UUID.init(uuidString:))), \(event.environment), \(event.version), \(event.status),
+                VALUES (\(event.type), \(keyID), \(event.environment), \(event.version), \(event.status),
                     \(event.severity), \(event.message), \(String(decoding: body, as: UTF8.self))::jsonb, \(event.timestamp))
                 RETURNING id
                 """,
-                logger: context.logger
+                logger: logger
             ).decode(Int64.self) { id = value }
-            return EditedResponse(status: .accepted, response: Received(received: true, id: id))
+            guard let signature else { return id }
+            let digest = Data(SHA256.hash(data: Data(signature.utf8))).hexString
+            try await connection.query("DELETE FROM devops.webhook_signatures WHERE expires_at < now()", logger: logger)
+            var first = false
+            for try await _ in try await connection.query(
+                """
+                INSERT INTO devops.webhook_signatures (signature_sha256, event_id, expires_at)
+                VALUES (\(digest), \(id), \(event.timestamp.addingTimeInterval(Self.tolerance)))
+                ON CONFLICT (signature_sha256) DO NOTHING
+                RETURNING event_id
+                """,
+                logger: logger
+            ).decode(Int64.self) { first = true }
+            guard first else {
+                throw APIError(.conflict, "webhook_replayed", "this signed webhook was already received; a replay stores nothing")
+            }
+            return id
         }
     }
 
