@@ -187,7 +187,7 @@ struct GatewayHarness: Sendable {
                         supabaseJWTSecret: TestSupport.userSecret,
                         jwksURL: "http://127.0.0.1:\(jwks.port!)/jwks.json",
                         secrets: ["TEST_CRON_SECRET": cronSecret, "TEST_STRIPE_SECRET": stripeSecret],
-                        corsOrigins: [origin]
+                        cors: CORSPolicy(origins: [origin], anyOrigin: false, allowCredentials: true)
                     )
                     settings.logLevel = .warning
                     settings.readinessTimeout = .seconds(1)

@@ -1,11 +1,12 @@
 import Foundation
-@testable import Gateway
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ServiceKit
 import TestSupport
 import Testing
+
+@testable import Gateway
 
 /// Limits, failures, files and CORS, through a live gateway.
 @Suite struct GatewayProxyTests {
@@ -91,6 +92,13 @@ import Testing
             #expect(preflight.status == .noContent)
             #expect(preflight.headers[.accessControlAllowOrigin] == H.origin)
             #expect(preflight.headers[.accessControlAllowHeaders] == "authorization")
+            #expect(preflight.headers[.accessControlAllowMethods] == "GET, HEAD", "only the methods the route table has for /me")
+            let unrouted = try await h.gateway.execute(
+                uri: "/me",
+                method: .options,
+                headers: [.origin: H.origin, .accessControlRequestMethod: "DELETE"]
+            )
+            expectError(unrouted, .forbidden, "cors_method_not_allowed")
             let foreign = try await h.gateway.execute(
                 uri: "/me",
                 method: .options,
@@ -102,6 +110,50 @@ import Testing
             #expect(simple.headers[.accessControlAllowOrigin] == H.origin)
             let other = try await h.gateway.execute(uri: "/me", method: .get, headers: [.origin: "https://evil.example"])
             #expect(other.headers[.accessControlAllowOrigin] == nil)
+        }
+    }
+
+    @Test func corsNeverCombinesAnyOriginWithCredentials() throws {
+        #expect(throws: ConfigurationError.self) { try CORSPolicy.parse(origins: "*", allowCredentials: "true") }
+        #expect(throws: ConfigurationError.self) { try CORSPolicy.parse(origins: "*,https://a.example", allowCredentials: nil) }
+        let any = try CORSPolicy.parse(origins: "*", allowCredentials: nil)
+        #expect(any == CORSPolicy(origins: [], anyOrigin: true, allowCredentials: false))
+        let listed = try CORSPolicy.parse(origins: "https://a.example, https://b.example", allowCredentials: nil)
+        #expect(listed == CORSPolicy(origins: ["https://a.example", "https://b.example"], anyOrigin: false, allowCredentials: true))
+    }
+
+    @Test func anyOriginIsAnsweredStarWithoutCredentials() async throws {
+        try await H.run(configure: { $0.cors = try! CORSPolicy.parse(origins: "*", allowCredentials: nil) }) { h in
+            let response = try await h.gateway.execute(uri: "/open/x", method: .get, headers: [.origin: "https://anywhere.example"])
+            #expect(response.headers[.accessControlAllowOrigin] == "*")
+            #expect(response.headers[.accessControlAllowCredentials] == nil)
+        }
+    }
+
+    @Test func everyAnswerCarriesSecurityHeadersAndHTMLAStrictPolicy() async throws {
+        try await H.run { h in
+            for uri in ["/open/x", "/nowhere", "/health", "/"] {
+                let response = try await h.gateway.execute(uri: uri, method: .get)
+                #expect(response.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff", "\(uri)")
+                #expect(response.headers[HTTPField.Name("X-Frame-Options")!] == "DENY", "\(uri)")
+                #expect(response.headers[HTTPField.Name("Referrer-Policy")!] == "strict-origin-when-cross-origin", "\(uri)")
+            }
+            let page = try await h.gateway.execute(uri: "/", method: .get)
+            let policy = try #require(page.headers[.contentSecurityPolicy])
+            #expect(policy.contains("default-src 'self'") && policy.contains("frame-ancestors 'none'") && !policy.contains("unsafe"))
+        }
+    }
+
+    @Test func headIsAnsweredOnEveryGetRoute() async throws {
+        try await H.run { h in
+            for uri in ["/open/x", "/health", "/health/ready", "/"] {
+                let get = try await h.gateway.execute(uri: uri, method: .get)
+                let head = try await h.gateway.execute(uri: uri, method: .head)
+                #expect(head.status == get.status, "\(uri)")
+                #expect(head.body.readableBytes == 0, "\(uri)")
+            }
+            let proxied = try await h.gateway.execute(uri: "/me", method: .head, headers: H.bearer(try await H.userToken()))
+            #expect(proxied.status == .ok, "the service answers HEAD on its GET route")
         }
     }
 

@@ -13,7 +13,7 @@ public struct GatewaySettings: Sendable {
     public var jwksURL: String?
     /// Values of the variables named by `bearer-secret(…)` and `stripe-signature(…)` routes.
     public var secrets: [String: String]
-    public var corsOrigins: [String]
+    public var cors: CORSPolicy
     public var logLevel: Logger.Level = .info
     public var apiKeyLookupTimeout: Duration = .milliseconds(200)
     public var apiKeyCacheTTL: Duration = .seconds(10)
@@ -29,14 +29,14 @@ public struct GatewaySettings: Sendable {
         supabaseJWTSecret: String?,
         jwksURL: String? = nil,
         secrets: [String: String] = [:],
-        corsOrigins: [String] = []
+        cors: CORSPolicy = .none
     ) {
         self.config = config
         self.internalSecret = internalSecret
         self.supabaseJWTSecret = supabaseJWTSecret
         self.jwksURL = jwksURL
         self.secrets = secrets
-        self.corsOrigins = corsOrigins
+        self.cors = cors
     }
 
     /// Reads the route file and checks that every variable a route relies on is set.
@@ -53,7 +53,10 @@ public struct GatewaySettings: Sendable {
             internalSecret: try environment.secret("INTERNAL_SECRET"),
             supabaseJWTSecret: environment.optional("SUPABASE_JWT_SECRET") == nil ? nil : try environment.secret("SUPABASE_JWT_SECRET"),
             jwksURL: environment.optional("JWT_JWKS_URL"),
-            corsOrigins: (environment.optional("CORS_ORIGINS") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            cors: try CORSPolicy.parse(
+                origins: environment.optional("CORS_ORIGINS"),
+                allowCredentials: environment.optional("CORS_ALLOW_CREDENTIALS")
+            )
         )
         settings.logLevel = try environment.logLevel()
         if let text = environment.optional("GATEWAY_AUTH_FAILURE_LIMIT") {
@@ -117,10 +120,12 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
         metrics: metrics
     )
 
-    let router = Router(context: ServiceRequestContext.self)
+    let router = Router(context: ServiceRequestContext.self, options: .autoGenerateHeadEndpoints)
+    let table = RouteTable(settings.config.routes)
     let upstreamOfRoute = Dictionary(settings.config.routes.map { ($0.label, $0.service) }, uniquingKeysWith: { first, _ in first })
     router.add(middleware: RequestTrackingMiddleware(metrics: metrics, upstreamOfRoute: { upstreamOfRoute[$0] }))
-    router.add(middleware: CORSMiddleware(allowedOrigins: Set(settings.corsOrigins)))
+    router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: CORSMiddleware(policy: settings.cors, table: table))
     router.add(middleware: ErrorEnvelopeMiddleware())
     router.get("/health") { _, _ in HealthStatus(status: "ok", service: "gateway") }
     router.get("/health/ready") { _, context in
@@ -135,7 +140,7 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
     }
     router.add(
         middleware: ProxyMiddleware(
-            table: RouteTable(settings.config.routes),
+            table: table,
             upstreams: upstreams,
             authenticator: authenticator,
             limiter: RateLimiter(),

@@ -78,4 +78,18 @@ public struct RouteTable: Sendable {
         }
         return allowed.isEmpty ? .none : .methodNotAllowed(allowed: allowed)
     }
+
+    /// The methods a path answers: its routes' (HEAD with GET), or GET and HEAD for the static files of unrouted paths.
+    public func methods(forPath path: String) -> [String] {
+        let segments = path.split(separator: "/")
+        let matching = routes.filter { $0.pattern.matches(segments) }
+        guard !matching.isEmpty else { return ["GET", "HEAD"] }
+        if matching.contains(where: { $0.method == nil }) { return GatewayConfig.methods }
+        var methods: [String] = []
+        for method in matching.compactMap({ $0.method?.rawValue }) where !methods.contains(method) {
+            methods.append(method)
+            if method == "GET", !methods.contains("HEAD") { methods.append("HEAD") }
+        }
+        return methods
+    }
 }
