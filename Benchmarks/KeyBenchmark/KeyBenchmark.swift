@@ -42,6 +42,7 @@ struct KeyBenchmark {
                 )
                 var settings = GatewaySettings(config: config, internalSecret: TestSupport.internalSecret, supabaseJWTSecret: TestSupport.userSecret)
                 settings.logLevel = .error
+                settings.metricsPort = 0
                 try await buildGateway(settings).test(.live) { gateway in
                     let admin = try await tokens.mint(Identity(subject: "bench-admin", role: .admin, scheme: "user"), issuer: "bench")
                     try await TestSupport.withHTTPClient { http in
@@ -60,8 +61,11 @@ struct KeyBenchmark {
                         let coldKeys = fresh
 
                         let open = try await measure("no auth", requests, concurrency, http) { _ in (gateway.baseURL + "/open", nil) }
-                        let warm = try await measure("api-key, warm cache", requests, concurrency, http) { _ in (gateway.baseURL + "/keyed", warmKey) }
-                        let cold = try await measure("api-key, cold cache", coldKeys.count, concurrency, http) { (gateway.baseURL + "/keyed", coldKeys[$0]) }
+                        let warm = try await measure("api-key, warm cache", requests, concurrency, http) { _ in (gateway.baseURL + "/keyed", warmKey)
+                        }
+                        let cold = try await measure("api-key, cold cache", coldKeys.count, concurrency, http) {
+                            (gateway.baseURL + "/keyed", coldKeys[$0])
+                        }
                         print(String(format: "p99 added by key verification: warm %.2f ms, cold %.2f ms", warm.p99 - open.p99, cold.p99 - open.p99))
                     }
                 }
@@ -103,7 +107,10 @@ struct KeyBenchmark {
         }
         let elapsed = (ContinuousClock.now - start).inSeconds
         let result = Result(p50: latencies[latencies.count / 2], p99: latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
-        print(label.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "%6d requests  %8.0f req/s  p50 %.2f ms  p99 %.2f ms", count, Double(count) / elapsed, result.p50, result.p99))
+        print(
+            label.padding(toLength: 22, withPad: " ", startingAt: 0)
+                + String(format: "%6d requests  %8.0f req/s  p50 %.2f ms  p99 %.2f ms", count, Double(count) / elapsed, result.p50, result.p99)
+        )
         return result
     }
 }

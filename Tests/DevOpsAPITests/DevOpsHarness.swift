@@ -1,6 +1,4 @@
-@testable import BillingWebhooks
 import Crypto
-@testable import DevOpsAPI
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -10,6 +8,9 @@ import Sandbox
 import ServiceKit
 import TestSupport
 import Testing
+
+@testable import BillingWebhooks
+@testable import DevOpsAPI
 
 /// devops-api and billing-webhooks behind the real gateway.conf, with the sandbox as Stripe.
 struct DevOpsHarness: Sendable {
@@ -53,8 +54,9 @@ struct DevOpsHarness: Sendable {
     ) async throws {
         let devopsPort = TestSupport.closedPort()
         let services = ["billing-webhooks": billingURL, "devops-api": "http://127.0.0.1:\(devopsPort)"]
-        try await TestSupport.withGateway(services: services) { gateway in
-            var settings = DevOpsSettings(billingURL: billingURL, gatewayURL: gateway.baseURL, webhookSecret: webhookSecret)
+        let metricsPort = TestSupport.closedPort()
+        try await TestSupport.withGateway(services: services, metricsPort: metricsPort) { gateway in
+            var settings = DevOpsSettings(billingURL: billingURL, gatewayMetricsURL: "http://127.0.0.1:\(metricsPort)", webhookSecret: webhookSecret)
             settings.usageFlushInterval = .milliseconds(100)
             var configuration = try TestSupport.serviceConfiguration()
             configuration.port = devopsPort
@@ -94,7 +96,8 @@ struct DevOpsHarness: Sendable {
     }
 
     func webhook(_ body: String, key: String, secret: String = webhookSecret) async throws -> TestResponse {
-        let signature = "sha256=" + Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))).hexString
+        let signature =
+            "sha256=" + Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))).hexString
         return try await gateway.execute(
             uri: "/api/devops/webhook",
             method: .post,

@@ -191,6 +191,7 @@ struct GatewayHarness: Sendable {
                     )
                     settings.logLevel = .warning
                     settings.readinessTimeout = .seconds(1)
+                    settings.metricsPort = 0
                     configure(&settings)
                     let metrics = HTTPMetrics()
                     try await buildGateway(settings, metrics: metrics).test(.live) { gateway in

@@ -1,8 +1,10 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import ServiceKit
+import Synchronization
 import TestSupport
 import Testing
 
@@ -157,6 +159,44 @@ import Testing
         }
     }
 
+    @Test func metricsAreServedOnTheInternalListenerOnly() async throws {
+        let metricsPort = TestSupport.closedPort()
+        try await H.run(configure: { $0.metricsPort = metricsPort }) { h in
+            _ = try await h.gateway.execute(uri: "/open/x", method: .get)
+            expectError(try await h.gateway.execute(uri: "/metrics", method: .get), .notFound, "not_found")
+            let scraped = try await TestSupport.withHTTPClient { http in
+                let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics"), timeout: .seconds(5))
+                return (response.status, String(buffer: try await response.body.collect(upTo: 1 << 20)))
+            }
+            #expect(scraped.0 == .ok)
+            #expect(scraped.1.contains(#"route="GET /open/*""#))
+        }
+    }
+
+    @Test func readinessAsksTheUpstreamsAtMostOnceASecond() async throws {
+        let readyCalls = Counter()
+        let router = Router()
+        router.get("/ready") { _, _ in
+            readyCalls.increment()
+            return "ready"
+        }
+        let second = Mutex<Int64>(1_800_000_000)
+        try await Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0))).test(.live) { counted in
+            let routes = "service counted http://127.0.0.1:\(counted.port!)"
+            try await H.run(routes: routes, configure: { $0.clock = { second.withLock { $0 } } }) { h in
+                let before = readyCalls.value
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<50 { group.addTask { _ = try await h.gateway.execute(uri: "/health/ready", method: .get) } }
+                    try await group.waitForAll()
+                }
+                #expect(readyCalls.value - before == 1, "fifty calls in one second, one check")
+                second.withLock { $0 += 1 }
+                _ = try await h.gateway.execute(uri: "/health/ready", method: .get)
+                #expect(readyCalls.value - before == 2, "the next second checks again")
+            }
+        }
+    }
+
     @Test func readinessNamesTheUpstreamsThatAreNotReady() async throws {
         try await H.run { h in
             let response = try await h.gateway.execute(uri: "/health/ready", method: .get)
@@ -174,7 +214,7 @@ import Testing
             let token = H.bearer(try await H.userToken())
             for _ in 0..<2 { _ = try await h.gateway.execute(uri: "/me", method: .get, headers: token) }
             _ = try await h.gateway.execute(uri: "/me", method: .get)
-            let text = String(buffer: try await h.gateway.execute(uri: "/metrics", method: .get).body)
+            let text = h.metrics.exposition()
             #expect(text.contains(#"http_requests_total{route="GET /me",method="GET",status="200",upstream="echo"} 2"#))
             #expect(text.contains(#"http_requests_total{route="GET /me",method="GET",status="401",upstream="echo"} 1"#))
         }

@@ -7,13 +7,15 @@ import ServiceKit
 import ServiceLifecycle
 
 extension TestSupport {
-    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     public static let stripeWebhookSecret = "whsec_test_0123456789abcdef0123456789"
     public static let cronSecret = "test-cron-secret-0123456789abcdef"
     public static let crmEventsKey = "test-crm-events-key-0123456789abcdef"
 
     /// The variables the real `gateway.conf` needs, with each service at the URL given (the rest at a closed port).
-    public static func gatewayEnvironment(services: [String: String]) -> [String: String] {
+    /// `metricsPort` 0 lets the metrics listener take any free port.
+    public static func gatewayEnvironment(services: [String: String], metricsPort: Int = 0) -> [String: String] {
         var environment = [
             "INTERNAL_SECRET": internalSecret,
             "SUPABASE_JWT_SECRET": userSecret,
@@ -22,6 +24,7 @@ extension TestSupport {
             "CRM_EVENTS_KEY": crmEventsKey,
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": "0",
+            "GATEWAY_METRICS_PORT": String(metricsPort),
             "LOG_LEVEL": "warning",
             "FRONTEND_DIR": repositoryRoot.appendingPathComponent("frontend").path,
         ]
@@ -35,11 +38,12 @@ extension TestSupport {
     /// A live gateway running the repository's `gateway.conf` in front of the services given by name.
     public static func withGateway<Value: Sendable>(
         services: [String: String],
+        metricsPort: Int = 0,
         _ body: @Sendable (any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
         let settings = try GatewaySettings.load(
             configPath: repositoryRoot.appendingPathComponent("gateway.conf").path,
-            environment: EnvironmentReader(gatewayEnvironment(services: services))
+            environment: EnvironmentReader(gatewayEnvironment(services: services, metricsPort: metricsPort))
         )
         return try await buildGateway(settings).test(.live, body)
     }

@@ -18,6 +18,9 @@ public struct GatewaySettings: Sendable {
     public var apiKeyLookupTimeout: Duration = .milliseconds(200)
     public var apiKeyCacheTTL: Duration = .seconds(10)
     public var readinessTimeout: Duration = .seconds(2)
+    /// `/metrics` is served on its own listener, never on the public port (`GATEWAY_METRICS_HOST`, `GATEWAY_METRICS_PORT`).
+    public var metricsHost = "127.0.0.1"
+    public var metricsPort = 9090
     /// Failed authentications one client address may make before it is refused (`GATEWAY_AUTH_FAILURE_LIMIT`).
     public var authFailureLimit = RateLimit(requests: 20, windowSeconds: 60)
     /// Seconds since 1970, for the rate limits' windows; tests hold it still.
@@ -59,6 +62,8 @@ public struct GatewaySettings: Sendable {
             )
         )
         settings.logLevel = try environment.logLevel()
+        settings.metricsHost = environment.optional("GATEWAY_METRICS_HOST") ?? settings.metricsHost
+        settings.metricsPort = try environment.integer("GATEWAY_METRICS_PORT", default: settings.metricsPort, in: 0...65535)
         if let text = environment.optional("GATEWAY_AUTH_FAILURE_LIMIT") {
             guard let limit = GatewayConfig.parseLimit(text) else {
                 throw ConfigurationError(variable: "GATEWAY_AUTH_FAILURE_LIMIT", expected: "must look like 20/minute (second, minute or hour)")
@@ -128,15 +133,9 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
     router.add(middleware: CORSMiddleware(policy: settings.cors, table: table))
     router.add(middleware: ErrorEnvelopeMiddleware())
     router.get("/health") { _, _ in HealthStatus(status: "ok", service: "gateway") }
+    let readiness = ReadinessCache(upstreams: settings.config.services, http: http, timeout: settings.readinessTimeout, clock: settings.clock)
     router.get("/health/ready") { _, context in
-        await ReadinessReport.check(settings.config.services, http: http, timeout: settings.readinessTimeout).response(requestID: context.requestID)
-    }
-    router.get("/metrics") { _, _ in
-        Response(
-            status: .ok,
-            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition()))
-        )
+        await readiness.report().response(requestID: context.requestID)
     }
     router.add(
         middleware: ProxyMiddleware(
@@ -159,8 +158,50 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
         configuration: .init(address: .hostname(settings.config.listenHost, port: settings.config.listenPort), serverName: "gateway"),
         logger: logger
     )
-    app.addServices(HTTPClientService(client: http))
+    app.addServices(HTTPClientService(client: http), metricsListener(settings, metrics: metrics, logger: logger))
     return app
+}
+
+/// The internal listener for Prometheus: `/metrics` only.
+func metricsListener(_ settings: GatewaySettings, metrics: HTTPMetrics, logger: Logger) -> some ApplicationProtocol {
+    let router = Router(options: .autoGenerateHeadEndpoints)
+    router.get("/metrics") { _, _ in
+        Response(
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: metrics.exposition()))
+        )
+    }
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(settings.metricsHost, port: settings.metricsPort), serverName: "gateway-metrics"),
+        logger: logger
+    )
+}
+
+/// `/health/ready` asks every upstream at most once a second, however often it is called: callers within the same
+/// second share one report, and concurrent callers one check.
+actor ReadinessCache {
+    let upstreams: [GatewayConfig.Upstream]
+    let http: HTTPClient
+    let timeout: Duration
+    let clock: @Sendable () -> Int64
+    private var latest: (second: Int64, report: Task<ReadinessReport, Never>)?
+
+    init(upstreams: [GatewayConfig.Upstream], http: HTTPClient, timeout: Duration, clock: @escaping @Sendable () -> Int64) {
+        self.upstreams = upstreams
+        self.http = http
+        self.timeout = timeout
+        self.clock = clock
+    }
+
+    func report() async -> ReadinessReport {
+        let second = clock()
+        if let latest, latest.second == second { return await latest.report.value }
+        let check = Task { [upstreams, http, timeout] in await ReadinessReport.check(upstreams, http: http, timeout: timeout) }
+        latest = (second, check)
+        return await check.value
+    }
 }
 
 /// `/health/ready`: every upstream's `/ready`, asked at once.

@@ -78,7 +78,9 @@ final class StatusRoutes: Sendable {
             ORDER BY occurred_at DESC LIMIT 10
             """,
             logger: context.logger
-        ).decode((String?, String?, String?, Date).self) { deployments.append(.init(environment: row.0, version: row.1, status: row.2, occurredAt: row.3)) }
+        ).decode((String?, String?, String?, Date).self) {
+            deployments.append(.init(environment: row.0, version: row.1, status: row.2, occurredAt: row.3))
+        }
         var alerts: [Status.Alert] = []
         for try await row in try await postgres.query(
             """
@@ -99,7 +101,11 @@ final class StatusRoutes: Sendable {
 
     /// The gateway's metrics, or nil when they cannot be read (the page still shows everything else).
     func readTraffic(context: ServiceRequestContext) async -> [ServiceTraffic]? {
-        guard let reply = try? await client.send(.init(.GET, settings.gatewayURL + "/metrics", timeout: .seconds(2)), requestID: context.requestID),
+        guard
+            let reply = try? await client.send(
+                .init(.GET, settings.gatewayMetricsURL + "/metrics", timeout: .seconds(2)),
+                requestID: context.requestID
+            ),
             reply.status == .ok
         else { return nil }
         let now = Date()
