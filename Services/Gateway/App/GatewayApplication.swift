@@ -17,6 +17,8 @@ public struct GatewaySettings: Sendable {
     public var logLevel: Logger.Level = .info
     public var apiKeyLookupTimeout: Duration = .milliseconds(200)
     public var apiKeyCacheTTL: Duration = .seconds(10)
+    /// How old the last good JWKS may grow while its server is down before RS256/ES256 tokens are refused.
+    public var jwksMaxStaleness: Duration = .seconds(3600)
     public var readinessTimeout: Duration = .seconds(2)
     /// `/metrics` is served on its own listener, never on the public port (`GATEWAY_METRICS_HOST`, `GATEWAY_METRICS_PORT`).
     public var metricsHost = "127.0.0.1"
@@ -62,6 +64,7 @@ public struct GatewaySettings: Sendable {
             )
         )
         settings.logLevel = try environment.logLevel()
+        settings.jwksMaxStaleness = .seconds(try environment.integer("JWT_JWKS_MAX_STALENESS_SECONDS", default: 3600, in: 60...604_800))
         settings.metricsHost = environment.optional("GATEWAY_METRICS_HOST") ?? settings.metricsHost
         settings.metricsPort = try environment.integer("GATEWAY_METRICS_PORT", default: settings.metricsPort, in: 0...65535)
         if let text = environment.optional("GATEWAY_AUTH_FAILURE_LIMIT") {
@@ -104,7 +107,7 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
     let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
     let tokens = await IdentityTokens(secret: settings.internalSecret)
     let upstreams = Dictionary(uniqueKeysWithValues: settings.config.services.map { ($0.name, $0.url) })
-    let jwks = settings.jwksURL.map { JWKSCache(url: $0, http: http) }
+    let jwks = settings.jwksURL.map { JWKSCache(url: $0, http: http, maxStaleness: settings.jwksMaxStaleness) }
     let apiKeys = upstreams["devops-api"].map {
         APIKeyVerifier(
             client: InternalClient(

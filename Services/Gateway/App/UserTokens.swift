@@ -116,8 +116,10 @@ public final class UserTokenVerifier: Sendable {
     }
 }
 
-/// The JWKS of `JWT_JWKS_URL`, cached for ten minutes and fetched again when a token names an unknown key
-/// (at most every ten seconds, so unknown `kid`s cannot make the gateway hammer the key server).
+/// The JWKS of `JWT_JWKS_URL`. Keys are refreshed every `maxAge` in the background while the last good set keeps
+/// serving; a token naming an unknown `kid` waits for a fetch (at most one per `minRefetchInterval`, so made-up
+/// `kid`s cannot make the gateway hammer the key server). At most one fetch is ever in flight, failures back off
+/// (1 s doubling to 60 s), and once the set is older than `maxStaleness` tokens it would verify are refused with 503.
 public actor JWKSCache {
     struct KeyInfo: Decodable {
         let kid: String?
@@ -133,50 +135,83 @@ public actor JWKSCache {
     let http: HTTPClient
     let maxAge: Duration
     let minRefetchInterval: Duration
+    let maxStaleness: Duration
+    let clock: @Sendable () -> ContinuousClock.Instant
     private var collection = JWTKeyCollection()
     private var index: [String: KeyInfo] = [:]
     private var fetchedAt: ContinuousClock.Instant?
     private var lastAttempt: ContinuousClock.Instant?
-    private var refresh: Task<Void, any Error>?
+    private var retryAfter: ContinuousClock.Instant?
+    private var consecutiveFailures = 0
+    private var inFlight: Task<Void, Never>?
 
-    public init(url: String, http: HTTPClient, maxAge: Duration = .seconds(600), minRefetchInterval: Duration = .seconds(10)) {
+    public init(
+        url: String,
+        http: HTTPClient,
+        maxAge: Duration = .seconds(600),
+        minRefetchInterval: Duration = .seconds(10),
+        maxStaleness: Duration = .seconds(3600),
+        clock: @escaping @Sendable () -> ContinuousClock.Instant = { .now }
+    ) {
         self.url = url
         self.http = http
         self.maxAge = maxAge
         self.minRefetchInterval = minRefetchInterval
+        self.maxStaleness = maxStaleness
+        self.clock = clock
     }
 
     /// The key collection when it holds `kid` for an algorithm of the key's type; nil when the key is unknown.
     func keys(for kid: String, algorithm: String) async throws -> JWTKeyCollection? {
-        let now = ContinuousClock.now
-        let expired = fetchedAt.map { now - $0 > maxAge } ?? true
-        let mayRefetch = lastAttempt.map { now - $0 > minRefetchInterval } ?? true
-        if expired || (index[kid] == nil && mayRefetch) {
-            do {
-                try await refreshOnce()
-            } catch where fetchedAt != nil {
-                // A key server hiccup keeps the keys we have.
-            } catch {
-                throw APIError(.serviceUnavailable, "jwks_unavailable", "the signing keys cannot be fetched")
-            }
+        let now = clock()
+        let known = index[kid] != nil
+        let age = fetchedAt.map { now - $0 }
+        if let age, known, age <= maxStaleness {
+            if age > maxAge { _ = startFetch(now: now) }
+            return matching(kid, algorithm)
         }
+        // An unknown key, nothing fetched yet, or a set past its staleness limit: wait for a fetch, if one may run.
+        if let fetch = startFetch(now: now, forUnknownKey: !known && fetchedAt != nil) { await fetch.value }
+        guard let fetchedAt, clock() - fetchedAt <= maxStaleness else {
+            throw APIError(.serviceUnavailable, "jwks_unavailable", "the signing keys cannot be fetched")
+        }
+        return matching(kid, algorithm)
+    }
+
+    private func matching(_ kid: String, _ algorithm: String) -> JWTKeyCollection? {
         guard let info = index[kid] else { return nil }
         let expectedType = algorithm.hasPrefix("RS") ? "RSA" : "EC"
         guard info.kty == expectedType, info.alg == nil || info.alg == algorithm else { return nil }
         return collection
     }
 
-    /// Concurrent callers share one fetch.
-    private func refreshOnce() async throws {
-        if let refresh { return try await refresh.value }
-        let task = Task { try await self.fetch() }
-        refresh = task
-        defer { refresh = nil }
-        try await task.value
+    /// The fetch in flight, or a new one when the backoff (and, for an unknown key, the refetch interval) allows.
+    private func startFetch(now: ContinuousClock.Instant, forUnknownKey: Bool = false) -> Task<Void, Never>? {
+        if let inFlight { return inFlight }
+        if let retryAfter, now < retryAfter { return nil }
+        if forUnknownKey, let lastAttempt, now - lastAttempt < minRefetchInterval { return nil }
+        lastAttempt = now
+        let fetch = Task { await self.refresh() }
+        inFlight = fetch
+        return fetch
     }
 
-    private func fetch() async throws {
-        lastAttempt = .now
+    private func refresh() async {
+        defer { inFlight = nil }
+        do {
+            let (keys, index) = try await Self.fetch(url, http: http)
+            collection = keys
+            self.index = index
+            fetchedAt = clock()
+            consecutiveFailures = 0
+            retryAfter = nil
+        } catch {
+            consecutiveFailures += 1
+            retryAfter = clock() + .seconds(min(60, 1 << min(consecutiveFailures - 1, 6)))
+        }
+    }
+
+    private static func fetch(_ url: String, http: HTTPClient) async throws -> (JWTKeyCollection, [String: KeyInfo]) {
         var request = HTTPClientRequest(url: url)
         request.method = .GET
         let response = try await http.execute(request, timeout: .seconds(3))
@@ -185,9 +220,8 @@ public actor JWKSCache {
         let set = try JSONDecoder().decode(KeySet.self, from: body)
         let keys = JWTKeyCollection()
         try await keys.add(jwks: JSONDecoder().decode(JWKS.self, from: body))
-        collection = keys
-        index = Dictionary(set.keys.compactMap { info in info.kid.map { ($0, info) } }, uniquingKeysWith: { first, _ in first })
-        fetchedAt = .now
+        let index = Dictionary(set.keys.compactMap { info in info.kid.map { ($0, info) } }, uniquingKeysWith: { first, _ in first })
+        return (keys, index)
     }
 }
 
