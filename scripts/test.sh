@@ -8,7 +8,7 @@ swift build --build-tests
 log=$(mktemp /tmp/revmesh-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
 status=0
-timeout --kill-after=30s "${TEST_TIMEOUT:-20m}" scripts/with-postgres.sh swift test --skip-build "$@" 2>&1 | tee "$log" || status=$?
+timeout --kill-after=30s "${TEST_TIMEOUT:-20m}" scripts/with-postgres.sh scripts/test-phases.sh "$@" 2>&1 | tee "$log" || status=$?
 if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
   # SwiftPM runs the test binary in its own process group, out of timeout's reach.
   pkill -KILL -f 'revmeshPackageTests.xctest' || true

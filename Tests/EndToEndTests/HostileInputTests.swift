@@ -154,6 +154,11 @@ enum Mutations {
     static let devopsWebhookSecret = "test-devops-webhook-secret-0123456789"
 
     @Test func noMutatedRequestOnAnyWriteRouteIsAServerErrorOrLeavesATrace() async throws {
+        // A database of its own: the suite's relay and cron calls must not touch the outbox and jobs of other suites.
+        try await TestSupport.withIsolatedDatabase { database in try await Self.run(database) }
+    }
+
+    static func run(_ database: PostgresClient.Configuration) async throws {
         try await TestSupport.withSandbox { sandbox, stripe in
             let variables = TestSupport.serviceVariables.merging([
                 "STRIPE_API_BASE": stripe.baseURL,
@@ -168,21 +173,23 @@ enum Mutations {
             let providers = [BillingWebhooksService.self, StripeSyncService.self] as [any RevmeshService.Type]
             var first: [ServiceApplication] = []
             for service in providers {
-                first.append(try await service.buildApplication(try TestSupport.serviceConfiguration(environment: variables)))
+                first.append(try await service.buildApplication(try TestSupport.serviceConfiguration(environment: variables, database: database)))
             }
             try await withLiveApplications(first) { firstClients in
                 let urls = ["BILLING_WEBHOOKS_URL": firstClients[0].baseURL, "STRIPE_SYNC_URL": firstClients[1].baseURL]
                 var rest: [ServiceApplication] = []
                 for service in allServiceTypes where !providers.contains(where: { $0 == service }) {
                     let environment = variables.merging(urls) { $1 }
-                    rest.append(try await service.buildApplication(try TestSupport.serviceConfiguration(environment: environment)))
+                    rest.append(
+                        try await service.buildApplication(try TestSupport.serviceConfiguration(environment: environment, database: database))
+                    )
                 }
                 try await withLiveApplications(rest) { restClients in
                     let clients = firstClients + restClients
                     var services: [String: String] = [:]
                     for (descriptor, client) in zip(allServices, clients) { services[descriptor.name] = client.baseURL }
                     try await TestSupport.withGateway(services: services) { gateway in
-                        try await Self.exercise(gateway)
+                        try await Self.exercise(gateway, database: database)
                         for client in clients + [gateway] {
                             #expect(try await client.execute(uri: "/health", method: .get).status == .ok, "every process is still alive")
                         }
@@ -192,7 +199,7 @@ enum Mutations {
         }
     }
 
-    static func exercise(_ gateway: any TestClientProtocol) async throws {
+    static func exercise(_ gateway: any TestClientProtocol, database: PostgresClient.Configuration) async throws {
         let admin = try await TestSupport.userToken("hostile-admin", admin: true)
         let created = try await gateway.execute(
             uri: "/api/devops/generate-key",
@@ -211,7 +218,7 @@ enum Mutations {
         let writeRoutes = Set(config.routes.filter { $0.method != .get && $0.method != nil }.map { "\($0.method!.rawValue) \($0.pattern.text)" })
         #expect(Set(routes.map { "\($0.method.rawValue) \($0.pattern)" }) == writeRoutes, "every write route of gateway.conf is covered")
 
-        let (failures, counter) = try await TestSupport.withPostgres { postgres in
+        let (failures, counter) = try await TestSupport.withPostgres(database) { postgres in
             var random = SeededRandom(seed: 0x4057_11E)
             var failures: [String] = []
             var counter = 0

@@ -28,13 +28,15 @@ public enum TestSupport {
     ]
     public static let tokenEncryptionKey = Data(repeating: 7, count: 32).base64EncodedString()
 
-    public static func serviceConfiguration(migrateOnStart: Bool = true, environment: [String: String] = serviceVariables) throws
-        -> ServiceConfiguration
-    {
+    public static func serviceConfiguration(
+        migrateOnStart: Bool = true,
+        environment: [String: String] = serviceVariables,
+        database: PostgresClient.Configuration? = nil
+    ) throws -> ServiceConfiguration {
         ServiceConfiguration(
             host: "127.0.0.1",
             port: 0,
-            database: try database(),
+            database: try database ?? Self.database(),
             internalSecret: internalSecret,
             logLevel: .warning,
             migrateOnStart: migrateOnStart,
@@ -50,11 +52,14 @@ public enum TestSupport {
 
     /// Runs `body` with a live Postgres client.
     @discardableResult
-    public static func withPostgres<Value: Sendable>(_ body: @Sendable (PostgresClient) async throws -> Value) async throws -> Value {
+    public static func withPostgres<Value: Sendable>(
+        _ configuration: PostgresClient.Configuration? = nil,
+        _ body: @Sendable (PostgresClient) async throws -> Value
+    ) async throws -> Value {
         // The pool warns when a lease comes before `run()` is scheduled, which is the usual order here and harmless.
         var quiet = logger
         quiet.logLevel = .error
-        let client = PostgresClient(configuration: try database(), backgroundLogger: quiet)
+        let client = PostgresClient(configuration: try configuration ?? database(), backgroundLogger: quiet)
         return try await withThrowingTaskGroup(of: Value?.self) { group in
             group.addTask {
                 await client.run()
@@ -62,6 +67,33 @@ public enum TestSupport {
             }
             defer { group.cancelAll() }
             return try await body(client)
+        }
+    }
+
+    /// Runs `body` against a database of its own on `make test`'s server, dropped afterwards: for suites whose
+    /// services would otherwise take the queued jobs and outbox rows other suites are waiting for.
+    public static func withIsolatedDatabase<Value: Sendable>(
+        _ body: @Sendable (PostgresClient.Configuration) async throws -> Value
+    ) async throws -> Value {
+        let name = uniqueSchema("isolated")
+        try await withPostgres { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: logger)
+        }
+        var configuration = try database()
+        configuration.database = name
+        do {
+            let value = try await body(configuration)
+            try await dropDatabase(name)
+            return value
+        } catch {
+            try? await dropDatabase(name)
+            throw error
+        }
+    }
+
+    private static func dropDatabase(_ name: String) async throws {
+        try await withPostgres { client in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)"), logger: logger)
         }
     }
 

@@ -15,7 +15,8 @@ public struct GatewaySettings: Sendable {
     public var secrets: [String: String]
     public var cors: CORSPolicy
     public var logLevel: Logger.Level = .info
-    public var apiKeyLookupTimeout: Duration = .milliseconds(200)
+    /// How long devops-api may take to check a key before the request is 503 (a lookup happens once per key per TTL).
+    public var apiKeyLookupTimeout: Duration = .seconds(1)
     public var apiKeyCacheTTL: Duration = .seconds(10)
     /// How old the last good JWKS may grow while its server is down before RS256/ES256 tokens are refused.
     public var jwksMaxStaleness: Duration = .seconds(3600)
