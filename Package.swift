@@ -88,7 +88,7 @@ var targets: [Target] = [
         path: "Tests/TestSupport"
     ),
     .testTarget(name: "PlanKitTests", dependencies: ["PlanKit"], path: "Tests/PlanKitTests"),
-    .testTarget(name: "RevenueMathTests", dependencies: ["RevenueMath"], path: "Tests/RevenueMathTests"),
+    .testTarget(name: "RevenueMathTests", dependencies: ["RevenueMath", serviceKit], path: "Tests/RevenueMathTests"),
     .testTarget(
         name: "ServiceKitTests",
         dependencies: [serviceKit, "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")],
@@ -169,7 +169,10 @@ for service in services {
     targets.append(
         .target(
             name: service.module,
-            dependencies: [serviceKit, "PlanKit", "Contracts", "RevenueMath", "StripeKit", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                serviceKit, "PlanKit", "Contracts", "RevenueMath", "StripeKit", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             path: "Services/\(service.folder)/App"
         )
     )

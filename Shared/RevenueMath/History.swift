@@ -8,23 +8,47 @@ public struct SubscriptionHistory: Sendable, Equatable {
     public var start: Date
     /// When it stopped counting (ended or canceled); nil while it runs.
     public var end: Date?
+    /// When a cancellation at period end was asked for (Stripe's `canceled_at` while `ended_at` is still empty): the
+    /// subscription counts until its period ends, unless the settings churn it at cancellation.
+    public var cancelRequestedAt: Date?
     /// Its items over time, oldest first, as its invoices billed them or a sync saw them: each holds from its date
     /// until the next. Without any, the current items are taken to hold over its whole life.
     public var billed: [BilledPeriod]
 
-    public init(current: SubscriptionSnapshot, start: Date, end: Date?, billed: [BilledPeriod] = []) {
+    public init(current: SubscriptionSnapshot, start: Date, end: Date?, cancelRequestedAt: Date? = nil, billed: [BilledPeriod] = []) {
         self.current = current
         self.start = start
         self.end = end
+        self.cancelRequestedAt = cancelRequestedAt
         self.billed = billed.sorted { $0.from < $1.from }
     }
 
-    /// The subscription on a day between its start and its end, with the items it had then.
+    /// When it stopped counting under `settings`: its end, or the request to cancel when cancellations churn at once.
+    func end(under settings: MetricSettings) -> Date? {
+        guard settings.cancellation == .atCancellation, let cancelRequestedAt else { return end }
+        return min(end ?? cancelRequestedAt, cancelRequestedAt)
+    }
+
+    /// The subscription on a day between its start and its end, with the items it had then. A cancellation asked
+    /// for later is not yet in force on such a day.
     func running(with items: [SubscriptionSnapshot.Item]) -> SubscriptionSnapshot {
         var snapshot = current
         snapshot.status = RevenueMath.countingStatuses.contains(current.status) ? current.status : "active"
         snapshot.items = items
+        snapshot.cancelAtPeriodEnd = false
         return snapshot
+    }
+}
+
+extension SubscriptionHistory {
+    /// When a Stripe subscription stopped counting, and when a cancellation at period end was asked for. Stripe sets
+    /// `canceled_at` as soon as a cancellation is requested; for `cancel_at_period_end` the subscription stays
+    /// `active` with `ended_at` empty until `current_period_end`, so only `ended_at` (or `canceled_at` of a
+    /// subscription that is `canceled`) ends it.
+    public static func lifetime(status: String, canceledAt: Date?, endedAt: Date?, cancelAtPeriodEnd: Bool) -> (end: Date?, cancelRequestedAt: Date?)
+    {
+        let end = endedAt ?? (status == "canceled" ? canceledAt : nil)
+        return (end, end == nil && cancelAtPeriodEnd ? canceledAt : nil)
     }
 }
 
@@ -55,7 +79,7 @@ struct SubscriptionValues {
         customerID = history.current.customerID
         currency = history.current.currency
         start = history.start
-        end = history.end
+        end = history.end(under: settings)
         let periods = history.billed.isEmpty ? [BilledPeriod(from: history.start, items: history.current.items)] : history.billed
         running = periods.map { ($0.from, RevenueMath.mrr(history.running(with: $0.items), settings: settings)) }
         var current = history.current
@@ -86,7 +110,9 @@ extension RevenueMath {
     }
 
     /// Customer MRR per currency at one moment, and how many subscriptions count there.
-    static func customerMRR(_ values: [SubscriptionValues], at moment: Date, isToday: Bool) -> (mrr: [String: [String: Decimal]], active: [String: Int]) {
+    static func customerMRR(_ values: [SubscriptionValues], at moment: Date, isToday: Bool) -> (
+        mrr: [String: [String: Decimal]], active: [String: Int]
+    ) {
         var mrr: [String: [String: Decimal]] = [:]
         var active: [String: Int] = [:]
         for value in values {
@@ -101,37 +127,40 @@ extension RevenueMath {
 extension RevenueMath {
     public static let windowDays = 30
 
-    /// One `AccountMetrics` per currency for each of the last `count` days ending at `today`, each over the 30 days
-    /// before it, with that day's own movements (from the day before). Days are computed in order and only one
-    /// window's worth is kept, so memory does not grow with `count`; the movements between consecutive days are
-    /// worked out once and summed per window.
+    /// One row per currency for each of the last `count` UTC calendar days up to the one holding `today`: the day
+    /// (its midnight), its `AccountMetrics` over the 30 days ending with it, and its own movements (from the day
+    /// before). A day's MRR is its last second's (today's, now's), so the same data gives the same history at any
+    /// time of day. Days are computed in order and only one window's worth is kept, so memory does not grow with
+    /// `count`; the movements between consecutive days are worked out once and summed per window. `balanced` is false
+    /// for a day whose movements do not add up to its change in MRR: a bug to log and count, never a lost day.
     public static func dailyMetrics(
         subscriptions: [SubscriptionHistory],
         charges: [ChargeRecord],
         today: Date,
         count: Int,
         settings: MetricSettings = MetricSettings()
-    ) throws(MovementImbalance) -> [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements)] {
+    ) -> [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements, balanced: Bool)] {
         let total = count + windowDays
-        let moments = (0..<total).map { today.addingTimeInterval(-Double(total - 1 - $0) * 86_400) }
+        let days = calendarDays(endingWith: today, count: total)
+        let moments = days.map { min($0.addingTimeInterval(86_399), today) }
         let values = subscriptions.map { SubscriptionValues($0, settings: settings) }
         let currencies = Set(subscriptions.map(\.current.currency)).union(charges.map(\.currency)).sorted()
         let sortedCharges = charges.sorted { $0.created < $1.created }
         // The window's days, first to today, and the movements between them.
         var window: [(mrr: [String: [String: Decimal]], active: [String: Int])] = []
         var windowMovements: [String: [Movements]] = [:]
+        var balancedToday: [String: Bool] = [:]
         // Who had MRR on any earlier day, which tells reactivation from new.
         var everHadMRR: [String: Set<String>] = [:]
-        var result: [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements)] = []
+        var result: [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements, balanced: Bool)] = []
         for index in 0..<total {
             let day = customerMRR(values, at: moments[index], isToday: index == total - 1)
             if let previous = window.last {
                 for currency in currencies {
-                    let movements = try checkedMovements(
-                        previous: previous.mrr[currency] ?? [:],
-                        current: day.mrr[currency] ?? [:],
-                        everHadMRR: everHadMRR[currency] ?? []
-                    )
+                    let before = previous.mrr[currency] ?? [:]
+                    let after = day.mrr[currency] ?? [:]
+                    let movements = movements(previous: before, current: after, everHadMRR: everHadMRR[currency] ?? [])
+                    balancedToday[currency] = movements.balances(start: before.values.reduce(0, +), end: after.values.reduce(0, +))
                     windowMovements[currency, default: []].append(movements)
                     if windowMovements[currency]!.count > windowDays { windowMovements[currency]!.removeFirst() }
                 }
@@ -140,7 +169,9 @@ extension RevenueMath {
             window.append(day)
             if window.count > windowDays + 1 { window.removeFirst() }
             guard index >= windowDays else { continue }
-            let windowCharges = sortedCharges[sortedCharges.firstIndex(after: moments[index - windowDays])..<sortedCharges.firstIndex(after: moments[index])]
+            let windowCharges = sortedCharges[
+                sortedCharges.firstIndex(after: moments[index - windowDays])..<sortedCharges.firstIndex(after: moments[index])
+            ]
             for currency in currencies {
                 let metrics = accountMetrics(
                     start: window[0].mrr[currency] ?? [:],
@@ -150,10 +181,19 @@ extension RevenueMath {
                     charges: windowCharges.filter { $0.currency == currency }
                 )
                 // The window's sums make the rates; the day's own movements are what the day adds.
-                result.append((moments[index], currency, metrics, windowMovements[currency]?.last ?? Movements()))
+                result.append((days[index], currency, metrics, windowMovements[currency]?.last ?? Movements(), balancedToday[currency] ?? true))
             }
         }
         return result
+    }
+}
+
+extension RevenueMath {
+    /// The midnights (UTC) of the `count` calendar days ending with the one holding `moment`, oldest first.
+    public static func calendarDays(endingWith moment: Date, count: Int) -> [Date] {
+        let seconds = moment.timeIntervalSince1970
+        let lastMidnight = (seconds / 86_400).rounded(.down) * 86_400
+        return (0..<count).map { Date(timeIntervalSince1970: lastMidnight - Double(count - 1 - $0) * 86_400) }
     }
 }
 

@@ -100,6 +100,11 @@ public enum RevenueMath {
     /// Statuses whose subscriptions count.
     public static let countingStatuses: Set<String> = ["active", "past_due"]
 
+    /// Every subscription's MRR is held at this many decimal places of a minor unit. $100/year is 833.33… cents a
+    /// month; kept at one fixed scale, sums and differences of such values are exact in `Decimal`, so a day's movements
+    /// add up to its change in MRR to the last digit however many subscriptions there are.
+    public static let mrrScale = 6
+
     /// One subscription's MRR in its currency's minor units.
     public static func mrr(_ subscription: SubscriptionSnapshot, settings: MetricSettings = MetricSettings()) -> Decimal {
         guard countingStatuses.contains(subscription.status) else { return 0 }
@@ -107,20 +112,41 @@ public enum RevenueMath {
         if subscription.cancelAtPeriodEnd, settings.cancellation == .atCancellation { return 0 }
         let items = subscription.items.filter { !$0.metered }
         var total = items.reduce(Decimal(0)) {
-            $0 + MonthlyRecurring.amount(unitAmountCents: $1.unitAmountCents, quantity: $1.quantity, interval: $1.interval, intervalCount: $1.intervalCount)
+            $0
+                + MonthlyRecurring.amount(
+                    unitAmountCents: $1.unitAmountCents,
+                    quantity: $1.quantity,
+                    interval: $1.interval,
+                    intervalCount: $1.intervalCount
+                )
         }
         if let discount = subscription.discount, settings.discounts == .allActive || discount.duration == .forever {
             if let percent = discount.percentOff { total -= total * percent / 100 }
             if let amountOff = discount.amountOffCents, let cycle = items.first {
                 // The amount comes off each invoice: per month, it is spread over the cycle's months.
-                total -= MonthlyRecurring.amount(unitAmountCents: amountOff, quantity: 1, interval: cycle.interval, intervalCount: cycle.intervalCount)
+                total -= MonthlyRecurring.amount(
+                    unitAmountCents: amountOff,
+                    quantity: 1,
+                    interval: cycle.interval,
+                    intervalCount: cycle.intervalCount
+                )
             }
         }
-        return max(total, 0)
+        return fixedScale(max(total, 0))
+    }
+
+    /// `value` rounded (half away from zero) to `mrrScale` decimal places.
+    static func fixedScale(_ value: Decimal) -> Decimal {
+        var exact = value
+        var rounded = Decimal()
+        NSDecimalRound(&rounded, &exact, mrrScale, .plain)
+        return rounded
     }
 
     /// Each customer's MRR per currency. Currencies are never added together.
-    public static func customerMRR(_ subscriptions: [SubscriptionSnapshot], settings: MetricSettings = MetricSettings()) -> [String: [String: Decimal]] {
+    public static func customerMRR(_ subscriptions: [SubscriptionSnapshot], settings: MetricSettings = MetricSettings()) -> [String: [String:
+        Decimal]]
+    {
         var result: [String: [String: Decimal]] = [:]
         for subscription in subscriptions {
             let value = mrr(subscription, settings: settings)

@@ -31,6 +31,8 @@ public struct ServiceEnvironment: Sendable {
     public let postgres: PostgresClient
     public let internalClient: InternalClient
     public let logger: Logger
+    /// The registry `/metrics` exposes, for a service's own counters.
+    public let metrics: HTTPMetrics
 }
 
 public typealias ServiceApplication = Application<RouterResponder<ServiceRequestContext>>
@@ -58,7 +60,8 @@ public func buildServiceApplication(
         configuration: configuration,
         postgres: postgres,
         internalClient: InternalClient(http: http, tokens: tokens, serviceName: descriptor.name),
-        logger: logger
+        logger: logger,
+        metrics: metrics
     )
 
     let router = Router(context: ServiceRequestContext.self, options: .autoGenerateHeadEndpoints)

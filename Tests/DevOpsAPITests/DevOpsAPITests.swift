@@ -184,14 +184,7 @@ import Testing
             )
             #expect(unsigned.status == .unauthorized)
             #expect(String(buffer: unsigned.body).contains("missing_signature"))
-            let stored = try await TestSupport.withPostgres { client in
-                var count = 0
-                for try await value in try await client.query(
-                    "SELECT count(*)::int FROM devops.events WHERE version = \(String(version))",
-                    logger: TestSupport.logger
-                ).decode(Int.self) { count = value }
-                return count
-            }
+            let stored = try await TestSupport.count("SELECT count(*)::int FROM devops.events WHERE version = \(String(version))")
             #expect(stored == 1)
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import RevenueMath
+import ServiceKit
 import Testing
 
 typealias Item = SubscriptionSnapshot.Item
@@ -88,7 +89,11 @@ func subscription(
     @Test func eachRuleOfTheTable() throws {
         let previous: [String: Decimal] = ["expands": 100, "contracts": 100, "churns": 100, "steady": 100]
         let current: [String: Decimal] = ["expands": 150, "contracts": 60, "steady": 100, "brand-new": 70, "returns": 40]
-        let movements = RevenueMath.movements(previous: previous, current: current, everHadMRR: ["returns", "expands", "contracts", "churns", "steady"])
+        let movements = RevenueMath.movements(
+            previous: previous,
+            current: current,
+            everHadMRR: ["returns", "expands", "contracts", "churns", "steady"]
+        )
         #expect(movements.new == 70)
         #expect(movements.reactivation == 40)
         #expect(movements.expansion == 50)
@@ -178,7 +183,7 @@ func subscription(
         )
         let joins = SubscriptionHistory(current: subscription("joins", 2_000), start: today.addingTimeInterval(-5 * day), end: nil)
         let charges = [ChargeRecord(created: today.addingTimeInterval(-3 * day), amountCents: 2_000, succeeded: true, currency: "usd")]
-        let daily = try RevenueMath.dailyMetrics(subscriptions: [stays, leaves, joins], charges: charges, today: today, count: 3)
+        let daily = RevenueMath.dailyMetrics(subscriptions: [stays, leaves, joins], charges: charges, today: today, count: 3)
         #expect(daily.count == 3)
         let last = try #require(daily.last?.metrics)
         #expect(last.mrr == 12_000)
@@ -204,11 +209,126 @@ func subscription(
                 BilledPeriod(from: today.addingTimeInterval(-50 * day), items: [.init(unitAmountCents: 10_000, interval: "month")]),
             ]
         )
-        let daily = try RevenueMath.dailyMetrics(subscriptions: [upgraded], charges: [], today: today, count: 60)
+        let daily = RevenueMath.dailyMetrics(subscriptions: [upgraded], charges: [], today: today, count: 60)
         let expansions = daily.filter { $0.movements.expansion > 0 }
         #expect(expansions.map(\.movements.expansion) == [5_000])
-        #expect(expansions.first?.day == today.addingTimeInterval(-20 * day))
+        #expect(expansions.first?.day == RevenueMath.calendarDays(endingWith: today.addingTimeInterval(-20 * day), count: 1)[0])
         #expect(daily.map(\.movements.new).reduce(0, +) == 10_000)
         #expect(daily.last?.metrics.mrr == 15_000)
+    }
+}
+
+@Suite struct FidelityTests {
+    static let day: TimeInterval = 86_400
+    /// 2026-11-20 00:00:00 UTC.
+    static let midnight = Date(timeIntervalSince1970: 1_795_132_800)
+
+    static func subscription(_ customer: String, _ cents: Int64, interval: String = "month", count: Int = 1, status: String = "active")
+        -> SubscriptionSnapshot
+    {
+        SubscriptionSnapshot(
+            id: "sub_" + customer,
+            customerID: "cus_" + customer,
+            currency: "usd",
+            status: status,
+            items: [.init(unitAmountCents: cents, interval: interval, intervalCount: count)]
+        )
+    }
+
+    /// $100/year is 833.33… cents a month, $250 per 3 months 8,333.33…, weekly and daily prices other repeating
+    /// fractions: summed at one fixed scale, every day's movements add up exactly and the rebuild never stops.
+    @Test func nonTerminatingPricesKeepTheInvariantOnEveryDay() {
+        let today = Self.midnight.addingTimeInterval(13 * 3600)
+        let prices: [(Int64, String, Int)] = [(10_000, "year", 1), (25_000, "month", 3), (700, "week", 1), (100, "day", 1), (9_900, "month", 1)]
+        var random = SeededRandom(seed: 1_000)
+        var checkedDays = 0
+        for _ in 0..<1_000 {
+            var subscriptions: [SubscriptionHistory] = []
+            for index in 0..<(2 + random.next(6)) {
+                let (cents, interval, count) = prices[random.next(prices.count)]
+                let start = today.addingTimeInterval(-Double(random.next(80)) * Self.day - Double(random.next(86_400)))
+                let ends = random.next(3) == 0
+                subscriptions.append(
+                    SubscriptionHistory(
+                        current: Self.subscription(
+                            "c\(random.next(4))-\(index)",
+                            cents * Int64(1 + random.next(3)),
+                            interval: interval,
+                            count: count,
+                            status: ends ? "canceled" : "active"
+                        ),
+                        start: start,
+                        end: ends ? start.addingTimeInterval(Double(1 + random.next(40)) * Self.day) : nil
+                    )
+                )
+            }
+            let daily = RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: [], today: today, count: 60)
+            #expect(daily.allSatisfy { $0.balanced })
+            checkedDays += daily.count
+        }
+        #expect(checkedDays == 60_000)
+        let yearly = RevenueMath.mrr(Self.subscription("y", 10_000, interval: "year"))
+        #expect(yearly == Decimal(string: "833.333333")!)
+    }
+
+    /// Set to cancel at period end ten days ago: Stripe keeps it `active` with `canceled_at` set and `ended_at` empty.
+    /// Its MRR stays (no churn in the window); with churn at cancellation, it churns on the day it was asked.
+    @Test func aCancellationAtPeriodEndKeepsMRRUntilThePeriodEnds() throws {
+        let today = Self.midnight.addingTimeInterval(9 * 3600)
+        let requested = today.addingTimeInterval(-10 * Self.day)
+        let lifetime = SubscriptionHistory.lifetime(status: "active", canceledAt: requested, endedAt: nil, cancelAtPeriodEnd: true)
+        #expect(lifetime.end == nil)
+        #expect(lifetime.cancelRequestedAt == requested)
+        var leaving = Self.subscription("leaving", 10_000)
+        leaving.cancelAtPeriodEnd = true
+        let histories = [
+            SubscriptionHistory(
+                current: leaving,
+                start: today.addingTimeInterval(-90 * Self.day),
+                end: lifetime.end,
+                cancelRequestedAt: lifetime.cancelRequestedAt
+            ),
+            SubscriptionHistory(current: Self.subscription("staying", 10_000), start: today.addingTimeInterval(-90 * Self.day), end: nil),
+        ]
+        let kept = RevenueMath.dailyMetrics(subscriptions: histories, charges: [], today: today, count: 30)
+        #expect(kept.map(\.movements.churned).reduce(0, +) == 0)
+        #expect(kept.last?.metrics.mrr == 20_000)
+        #expect(kept.last?.metrics.customerChurnRate == 0)
+
+        let churnAtOnce = MetricSettings(cancellation: .atCancellation)
+        let churned = RevenueMath.dailyMetrics(subscriptions: histories, charges: [], today: today, count: 30, settings: churnAtOnce)
+        let churnDays = churned.filter { $0.movements.churned > 0 }
+        #expect(churnDays.map(\.day) == RevenueMath.calendarDays(endingWith: requested, count: 1))
+        #expect(churnDays.map(\.movements.churned) == [10_000])
+        #expect(churned.last?.metrics.mrr == 10_000)
+
+        // A canceled subscription without ended_at (older objects) ends at canceled_at.
+        #expect(SubscriptionHistory.lifetime(status: "canceled", canceledAt: requested, endedAt: nil, cancelAtPeriodEnd: false).end == requested)
+    }
+
+    /// Days are UTC calendar days: the same data rebuilt five minutes after midnight and five minutes before the next
+    /// gives the same days, MRR and movements.
+    @Test func theSameDataGivesTheSameHistoryAtAnyTimeOfDay() {
+        let startedAtNoon = Self.midnight.addingTimeInterval(-20 * Self.day + 12 * 3600)
+        let histories = [
+            SubscriptionHistory(current: Self.subscription("a", 10_000), start: startedAtNoon, end: nil),
+            SubscriptionHistory(
+                current: Self.subscription("b", 5_000, status: "canceled"),
+                start: startedAtNoon.addingTimeInterval(-30 * Self.day),
+                end: startedAtNoon.addingTimeInterval(5 * Self.day + 3600)
+            ),
+        ]
+        func history(at moment: Date) -> [String] {
+            RevenueMath.dailyMetrics(subscriptions: histories, charges: [], today: moment, count: 40).map {
+                "\($0.day.timeIntervalSince1970) \($0.metrics.mrr) +\($0.movements.new) -\($0.movements.churned)"
+            }
+        }
+        let early = history(at: Self.midnight.addingTimeInterval(5 * 60))
+        let late = history(at: Self.midnight.addingTimeInterval(86_400 - 5 * 60))
+        #expect(early == late)
+        #expect(early.count == 40)
+        let newDay = RevenueMath.dailyMetrics(subscriptions: histories, charges: [], today: Self.midnight, count: 40)
+            .first { $0.movements.new > 0 && $0.metrics.mrr > 5_000 }?.day
+        #expect(newDay == Self.midnight.addingTimeInterval(-20 * Self.day), "a start at noon counts from its own calendar day")
     }
 }

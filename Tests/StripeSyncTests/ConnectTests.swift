@@ -181,14 +181,7 @@ extension StripeSyncIntegrationTests {
                 #expect(String(buffer: otherUser.body).contains("state_mismatch"))
                 #expect(try await h.connections(attacker.token).isEmpty)
                 #expect(try await h.connections(victim.token).isEmpty)
-                let stored = try await TestSupport.withPostgres { client in
-                    var count = 0
-                    for try await value in try await client.query(
-                        "SELECT count(*)::int FROM sync.stripe_connections WHERE stripe_account_id = \(account)",
-                        logger: TestSupport.logger
-                    ).decode(Int.self) { count = value }
-                    return count
-                }
+                let stored = try await TestSupport.count("SELECT count(*)::int FROM sync.stripe_connections WHERE stripe_account_id = \(account)")
                 #expect(stored == 0, "the victim's account is never attached")
             }
         }

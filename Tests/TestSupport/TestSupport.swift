@@ -97,6 +97,15 @@ public enum TestSupport {
         }
     }
 
+    /// The one integer a query such as `SELECT count(*)::int …` answers.
+    public static func count(_ query: PostgresQuery) async throws -> Int {
+        try await withPostgres { client in
+            var count = 0
+            for try await value in try await client.query(query, logger: logger).decode(Int.self) { count = value }
+            return count
+        }
+    }
+
     /// A schema name no other test uses.
     public static func uniqueSchema(_ prefix: String) -> String {
         prefix + "_" + UUID().uuidString.lowercased().filter(\.isLetter).prefix(12)

@@ -10,7 +10,10 @@ public enum StripeSyncService: RevmeshService {
     }
 
     public static func buildApplication(_ configuration: ServiceConfiguration) async throws -> ServiceApplication {
-        try await buildApplication(configuration, settings: SyncSettings.load(from: configuration.environment, internalSecret: configuration.internalSecret))
+        try await buildApplication(
+            configuration,
+            settings: SyncSettings.load(from: configuration.environment, internalSecret: configuration.internalSecret)
+        )
     }
 
     public static func buildApplication(_ configuration: ServiceConfiguration, settings: SyncSettings) async -> ServiceApplication {
@@ -36,6 +39,7 @@ public enum StripeSyncService: RevmeshService {
                     stripe: syncClient,
                     usage: usage,
                     logger: environment.logger,
+                    metrics: environment.metrics,
                     lease: settings.jobLease,
                     pollInterval: settings.pollInterval
                 )

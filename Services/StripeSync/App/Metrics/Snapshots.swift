@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import Logging
 import PostgresNIO
+import Prometheus
 import RevenueMath
 import ServiceKit
 import StripeKit
@@ -9,9 +10,24 @@ import StripeKit
 /// Recomputes a connection's daily snapshots from its cached subscriptions, invoices and charges. Each snapshot's
 /// movements are its day's (from the day before); its rates are over the 30 days that end on it.
 enum SnapshotBuilder {
+    static var imbalances: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "sync_movement_imbalances",
+            unitName: "total",
+            helpText: "Days whose MRR movements did not add up to their change in MRR (an engine bug; the day is kept)"
+        )
+    }
+
     static let historyDays = 365
 
-    static func rebuild(connectionID: UUID, account: String, postgres: PostgresClient, logger: Logger, today: Date = Date()) async throws {
+    static func rebuild(
+        connectionID: UUID,
+        account: String,
+        postgres: PostgresClient,
+        logger: Logger,
+        metrics: HTTPMetrics? = nil,
+        today: Date = Date()
+    ) async throws {
         try await recordStates(account: account, at: today, postgres: postgres, logger: logger)
         let subscriptions = try await histories(account: account, postgres: postgres, logger: logger, today: today)
         var charges: [ChargeRecord] = []
@@ -31,10 +47,17 @@ enum SnapshotBuilder {
                 )
             )
         }
-        let daily = try RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: charges, today: today, count: historyDays)
+        let daily = RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: charges, today: today, count: historyDays)
+        for row in daily where !row.balanced {
+            logger.error(
+                "MRR movements do not add up to the day's change: a bug in the metrics engine",
+                metadata: ["connection_id": .string(connectionID.uuidString), "day": .string("\(row.day)"), "currency": .string(row.currency)]
+            )
+            metrics?.registry.makeCounter(descriptor: imbalances, labels: [("currency", row.currency)]).increment()
+        }
         try await postgres.withTransaction(logger: logger) { connection in
             try await connection.query("DELETE FROM sync.metrics_snapshots WHERE connection_id = \(connectionID)", logger: logger)
-            for (day, currency, metrics, movements) in daily {
+            for (day, currency, metrics, movements, _) in daily {
                 let m = metrics
                 try await connection.query(
                     """
@@ -63,17 +86,19 @@ extension SnapshotBuilder {
     /// items its invoices billed in each period (so an upgrade shows as expansion on the day its period began).
     static func histories(account: String, postgres: PostgresClient, logger: Logger, today: Date) async throws -> [SubscriptionHistory] {
         let decoder = JSONDecoder()
-        var current: [(id: String, snapshot: SubscriptionSnapshot, start: Date, end: Date?)] = []
+        var current: [(id: String, snapshot: SubscriptionSnapshot, start: Date, end: Date?, cancelRequestedAt: Date?)] = []
         // Prices by id, for invoice lines that name their price without sending it.
         var prices: [String: Price] = [:]
-        for try await (id, customer, status, currency, created, trialEnd, canceledAt, endedAt, cancelAtPeriodEnd, items, discounts) in try await postgres.query(
-            """
-            SELECT id, customer_id, status, coalesce(currency, 'usd'), created, trial_end, canceled_at, ended_at, cancel_at_period_end,
-                items::text, discounts::text
-            FROM sync.subscriptions_cache WHERE account_id = \(account)
-            """,
-            logger: logger
-        ).decode((String, String, String, String, Int64, Int64?, Int64?, Int64?, Bool, String, String).self) {
+        for try await (id, customer, status, currency, created, trialEnd, canceledAt, endedAt, cancelAtPeriodEnd, items, discounts)
+            in try await postgres.query(
+                """
+                SELECT id, customer_id, status, coalesce(currency, 'usd'), created, trial_end, canceled_at, ended_at, cancel_at_period_end,
+                    items::text, discounts::text
+                FROM sync.subscriptions_cache WHERE account_id = \(account)
+                """,
+                logger: logger
+            ).decode((String, String, String, String, Int64, Int64?, Int64?, Int64?, Bool, String, String).self)
+        {
             let decoded = (try? decoder.decode([SubscriptionItem].self, from: Data(items.utf8))) ?? []
             for item in decoded { prices[item.price.id] = item.price }
             let snapshot = SubscriptionSnapshot(
@@ -86,7 +111,13 @@ extension SnapshotBuilder {
                 cancelAtPeriodEnd: cancelAtPeriodEnd
             )
             let start = Date(timeIntervalSince1970: TimeInterval(max(created, trialEnd ?? created)))
-            current.append((id, snapshot, start, (endedAt ?? canceledAt).map { Date(timeIntervalSince1970: TimeInterval($0)) }))
+            let lifetime = SubscriptionHistory.lifetime(
+                status: status,
+                canceledAt: canceledAt.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                endedAt: endedAt.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                cancelAtPeriodEnd: cancelAtPeriodEnd
+            )
+            current.append((id, snapshot, start, lifetime.end, lifetime.cancelRequestedAt))
         }
         // Each subscription's periods: its invoices' recurring, non-proration lines grouped by period start, and the
         // items each sync saw.
@@ -96,7 +127,9 @@ extension SnapshotBuilder {
             logger: logger
         ).decode((String, String).self) {
             for line in (try? decoder.decode([InvoiceLine].self, from: Data(lines.utf8))) ?? [] where !line.isProration {
-                guard let period = line.period, let price = line.price ?? line.priceID.flatMap({ prices[$0] }), price.recurring != nil else { continue }
+                guard let period = line.period, let price = line.price ?? line.priceID.flatMap({ prices[$0] }), price.recurring != nil else {
+                    continue
+                }
                 billed[subscription, default: [:]][period.start, default: []].append(Self.item(price, quantity: line.quantity))
             }
         }
@@ -109,8 +142,16 @@ extension SnapshotBuilder {
             billed[subscription, default: [:]][observedAt] = seen.map { Self.item($0.price, quantity: $0.quantity) }
         }
         return current.map { subscription in
-            let periods = (billed[subscription.id] ?? [:]).map { BilledPeriod(from: Date(timeIntervalSince1970: TimeInterval($0.key)), items: $0.value) }
-            return SubscriptionHistory(current: subscription.snapshot, start: subscription.start, end: subscription.end, billed: periods)
+            let periods = (billed[subscription.id] ?? [:]).map {
+                BilledPeriod(from: Date(timeIntervalSince1970: TimeInterval($0.key)), items: $0.value)
+            }
+            return SubscriptionHistory(
+                current: subscription.snapshot,
+                start: subscription.start,
+                end: subscription.end,
+                cancelRequestedAt: subscription.cancelRequestedAt,
+                billed: periods
+            )
         }
     }
 

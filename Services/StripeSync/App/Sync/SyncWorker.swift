@@ -25,16 +25,26 @@ final class SyncWorker: Service, Sendable {
     let stripe: StripeClient
     let usage: UsageReporter
     let logger: Logger
+    let metrics: HTTPMetrics
     let workerID = "sync-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
     let lease: Duration
     let pollInterval: Duration
     let retry = RetryPolicy(maxRetries: 5, baseDelay: .seconds(30), maxDelay: .seconds(1_800))
 
-    init(postgres: PostgresClient, stripe: StripeClient, usage: UsageReporter, logger: Logger, lease: Duration, pollInterval: Duration) {
+    init(
+        postgres: PostgresClient,
+        stripe: StripeClient,
+        usage: UsageReporter,
+        logger: Logger,
+        metrics: HTTPMetrics,
+        lease: Duration,
+        pollInterval: Duration
+    ) {
         self.postgres = postgres
         self.stripe = stripe
         self.usage = usage
         self.logger = logger
+        self.metrics = metrics
         self.lease = lease
         self.pollInterval = pollInterval
     }
@@ -110,7 +120,14 @@ final class SyncWorker: Service, Sendable {
                     }
                 }
                 group.addTask {
-                    let sync = AccountSync(postgres: self.postgres, stripe: self.stripe, account: job.accountID, job: job.id, worker: self.workerID, logger: logger)
+                    let sync = AccountSync(
+                        postgres: self.postgres,
+                        stripe: self.stripe,
+                        account: job.accountID,
+                        job: job.id,
+                        worker: self.workerID,
+                        logger: logger
+                    )
                     return try await sync.run(kind: job.kind, cursor: job.cursor, lastEvent: job.lastEvent, now: Int(Date().timeIntervalSince1970))
                 }
                 defer { group.cancelAll() }
@@ -120,7 +137,13 @@ final class SyncWorker: Service, Sendable {
                 throw CancellationError()
             }
             let copied = ContinuousClock.now
-            try await SnapshotBuilder.rebuild(connectionID: job.connectionID, account: job.accountID, postgres: postgres, logger: logger)
+            try await SnapshotBuilder.rebuild(
+                connectionID: job.connectionID,
+                account: job.accountID,
+                postgres: postgres,
+                logger: logger,
+                metrics: metrics
+            )
             let rebuilt = ContinuousClock.now
             try await finish(job, error: nil, mark: mark)
             await usage.report(connectionID: job.connectionID, account: job.accountID, logger: logger)
