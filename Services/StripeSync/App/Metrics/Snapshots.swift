@@ -81,7 +81,34 @@ enum SnapshotBuilder {
     }
 }
 
+/// One of a subscription's cached invoices, as its history reads it.
+struct BilledInvoice {
+    var status: String?
+    var created: Int64
+    var lines: [InvoiceLine]
+}
+
 extension SnapshotBuilder {
+    /// The recurring items a subscription's invoices billed, by period start. Only paid and open invoices billed
+    /// anything: void and draft ones never did, and uncollectible marks delinquency, not revenue. When two invoices
+    /// bill the same period the later one stands, so a re-issued invoice never doubles a period. No I/O.
+    static func billedItems(_ invoices: [BilledInvoice], prices: [String: Price]) -> [Int: [SubscriptionSnapshot.Item]] {
+        var byPeriod: [Int: (created: Int64, items: [SubscriptionSnapshot.Item])] = [:]
+        for invoice in invoices where invoice.status.map(["paid", "open"].contains) ?? true {
+            var periods: [Int: [SubscriptionSnapshot.Item]] = [:]
+            for line in invoice.lines where !line.isProration {
+                guard let period = line.period, let price = line.price ?? line.priceID.flatMap({ prices[$0] }), price.recurring != nil else {
+                    continue
+                }
+                periods[period.start, default: []].append(Self.item(price, quantity: line.quantity))
+            }
+            for (start, items) in periods where invoice.created >= byPeriod[start]?.created ?? .min {
+                byPeriod[start] = (invoice.created, items)
+            }
+        }
+        return byPeriod.mapValues(\.items)
+    }
+
     /// Every subscription's history: counting from its start or the end of its trial, until it ended, with the
     /// items its invoices billed in each period (so an upgrade shows as expansion on the day its period began).
     static func histories(account: String, postgres: PostgresClient, logger: Logger, today: Date) async throws -> [SubscriptionHistory] {
@@ -121,18 +148,15 @@ extension SnapshotBuilder {
         }
         // Each subscription's periods: its invoices' recurring, non-proration lines grouped by period start, and the
         // items each sync saw.
-        var billed: [String: [Int: [SubscriptionSnapshot.Item]]] = [:]
-        for try await (subscription, lines) in try await postgres.query(
-            "SELECT subscription_id, lines::text FROM sync.invoices_cache WHERE account_id = \(account) AND subscription_id IS NOT NULL",
+        var invoices: [String: [BilledInvoice]] = [:]
+        for try await (subscription, status, created, lines) in try await postgres.query(
+            "SELECT subscription_id, status, created, lines::text FROM sync.invoices_cache WHERE account_id = \(account) AND subscription_id IS NOT NULL",
             logger: logger
-        ).decode((String, String).self) {
-            for line in (try? decoder.decode([InvoiceLine].self, from: Data(lines.utf8))) ?? [] where !line.isProration {
-                guard let period = line.period, let price = line.price ?? line.priceID.flatMap({ prices[$0] }), price.recurring != nil else {
-                    continue
-                }
-                billed[subscription, default: [:]][period.start, default: []].append(Self.item(price, quantity: line.quantity))
-            }
+        ).decode((String, String?, Int64, String).self) {
+            let decoded = (try? decoder.decode([InvoiceLine].self, from: Data(lines.utf8))) ?? []
+            invoices[subscription, default: []].append(BilledInvoice(status: status, created: created, lines: decoded))
         }
+        var billed = invoices.mapValues { Self.billedItems($0, prices: prices) }
         // What a sync saw replaces what an invoice billed from the same second.
         for try await (subscription, observedAt, items) in try await postgres.query(
             "SELECT subscription_id, observed_at, items::text FROM sync.subscription_states WHERE account_id = \(account)",
