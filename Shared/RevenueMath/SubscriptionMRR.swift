@@ -2,7 +2,7 @@ import Foundation
 import PlanKit
 
 /// The named choices of METRICS.md where the vendors disagree. Defaults follow Stripe's billing analytics.
-public struct MetricSettings: Sendable, Equatable {
+public struct MetricSettings: Sendable, Equatable, Codable {
     public enum DiscountPolicy: String, Sendable, Codable {
         /// Only `duration = forever` coupons reduce MRR (Stripe's default).
         case foreverOnly = "forever-only"
@@ -26,6 +26,26 @@ public struct MetricSettings: Sendable, Equatable {
         self.discounts = discounts
         self.pastDueChurnDays = pastDueChurnDays
         self.cancellation = cancellation
+    }
+
+    /// A setting left out keeps its default, so stored settings read back whatever was added since they were saved.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        discounts = try container.decodeIfPresent(DiscountPolicy.self, forKey: .discounts) ?? .foreverOnly
+        pastDueChurnDays = try container.decodeIfPresent(Int.self, forKey: .pastDueChurnDays)
+        cancellation = try container.decodeIfPresent(CancellationPolicy.self, forKey: .cancellation) ?? .atPeriodEnd
+    }
+
+    /// Every setting, `pastDueChurnDays` as `null` when off, so a client sees what it can change.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(discounts, forKey: .discounts)
+        try container.encode(pastDueChurnDays, forKey: .pastDueChurnDays)
+        try container.encode(cancellation, forKey: .cancellation)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case discounts, pastDueChurnDays, cancellation
     }
 }
 

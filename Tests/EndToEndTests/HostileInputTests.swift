@@ -354,6 +354,13 @@ enum Mutations {
             WriteRoute(method: .post, pattern: "/api/stripe/connections/{id}/sync", schema: "sync") { marker in
                 .init(uri: "/api/stripe/connections/\(UUID())/sync", body: nil, headers: try await user(marker))
             },
+            WriteRoute(method: .patch, pattern: "/api/stripe/connections/{id}/settings", schema: "sync") { marker in
+                .init(
+                    uri: "/api/stripe/connections/\(UUID())/settings",
+                    body: ["discounts": "all-active", "pastDueChurnDays": .number(30), "cancellation": "period-end"],
+                    headers: try await user(marker)
+                )
+            },
             WriteRoute(method: .post, pattern: "/api/stripe/sync", schema: "sync") { _ in
                 .init(uri: "/api/stripe/sync", body: nil, headers: [.authorization: "Bearer \(TestSupport.cronSecret)"])
             },

@@ -29,6 +29,7 @@ public enum StripeSyncService: RevmeshService {
                     connect: StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.connectBase, logger: environment.logger)
                 ).addRoutes(to: router)
                 MetricsRoutes(postgres: environment.postgres).addRoutes(to: router)
+                SettingsRoutes(postgres: environment.postgres).addRoutes(to: router)
             }
             let usage = UsageReporter(postgres: environment.postgres, client: environment.internalClient, usageURL: settings.insightsUsageURL)
             var syncClient = platform

@@ -108,7 +108,7 @@ enum SyncMigrations {
                     subscription_growth_rate numeric, computed_at timestamptz NOT NULL DEFAULT now(),
                     PRIMARY KEY (connection_id, currency, day)
                 )
-                """,
+                """
             ]
         ),
         Migration(
@@ -122,7 +122,7 @@ enum SyncMigrations {
                     reported bigint NOT NULL,
                     PRIMARY KEY (connection_id, month)
                 )
-                """,
+                """
             ]
         ),
         Migration(5, "subscription discounts", ["ALTER TABLE sync.subscriptions_cache ADD COLUMN discounts jsonb NOT NULL DEFAULT '[]'"]),
@@ -144,8 +144,13 @@ enum SyncMigrations {
                     account_id text NOT NULL, subscription_id text NOT NULL, observed_at bigint NOT NULL, items jsonb NOT NULL,
                     PRIMARY KEY (account_id, subscription_id, observed_at)
                 )
-                """,
+                """
             ]
+        ),
+        Migration(
+            9,
+            "each connection's metric settings (METRICS.md's named choices)",
+            ["ALTER TABLE sync.stripe_connections ADD COLUMN metric_settings jsonb NOT NULL DEFAULT '{}'"]
         ),
     ]
 }

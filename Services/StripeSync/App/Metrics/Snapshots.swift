@@ -47,7 +47,8 @@ enum SnapshotBuilder {
                 )
             )
         }
-        let daily = RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: charges, today: today, count: historyDays)
+        let settings = try await SettingsQueries.settings(of: connectionID, postgres: postgres, logger: logger)
+        let daily = RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: charges, today: today, count: historyDays, settings: settings)
         for row in daily where !row.balanced {
             logger.error(
                 "MRR movements do not add up to the day's change: a bug in the metrics engine",
