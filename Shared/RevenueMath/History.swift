@@ -41,13 +41,30 @@ public struct SubscriptionHistory: Sendable, Equatable {
 }
 
 extension SubscriptionHistory {
-    /// When a Stripe subscription stopped counting, and when a cancellation at period end was asked for. Stripe sets
-    /// `canceled_at` as soon as a cancellation is requested; for `cancel_at_period_end` the subscription stays
-    /// `active` with `ended_at` empty until `current_period_end`, so only `ended_at` (or `canceled_at` of a
-    /// subscription that is `canceled`) ends it.
-    public static func lifetime(status: String, canceledAt: Date?, endedAt: Date?, cancelAtPeriodEnd: Bool) -> (end: Date?, cancelRequestedAt: Date?)
-    {
-        let end = endedAt ?? (status == "canceled" ? canceledAt : nil)
+    /// When a Stripe subscription stopped counting, and when a cancellation at period end was asked for.
+    ///
+    /// - Stripe sets `canceled_at` as soon as a cancellation is requested; for `cancel_at_period_end` the subscription
+    ///   stays `active` with `ended_at` empty until `current_period_end`, so only `ended_at` (or `canceled_at` of a
+    ///   subscription that is `canceled`) ends it.
+    /// - `incomplete` and `incomplete_expired` never had a first payment, and `paused` is what a trial becomes when it
+    ///   ends without a payment method: none of them ever counted.
+    /// - `unpaid` stopped counting when its last paid period ran out (`paidThrough`, from its paid invoices), or never
+    ///   counted without any: today's status is not back-filled over the days it was paid for.
+    public static func lifetime(
+        status: String,
+        start: Date,
+        canceledAt: Date?,
+        endedAt: Date?,
+        cancelAtPeriodEnd: Bool,
+        paidThrough: Date? = nil
+    ) -> (end: Date?, cancelRequestedAt: Date?) {
+        let end: Date?
+        switch status {
+        case "incomplete", "incomplete_expired", "paused": end = start
+        case "unpaid": end = endedAt ?? max(start, paidThrough ?? start)
+        case "canceled": end = endedAt ?? canceledAt
+        default: end = endedAt
+        }
         return (end, end == nil && cancelAtPeriodEnd ? canceledAt : nil)
     }
 }

@@ -276,7 +276,13 @@ func subscription(
     @Test func aCancellationAtPeriodEndKeepsMRRUntilThePeriodEnds() throws {
         let today = Self.midnight.addingTimeInterval(9 * 3600)
         let requested = today.addingTimeInterval(-10 * Self.day)
-        let lifetime = SubscriptionHistory.lifetime(status: "active", canceledAt: requested, endedAt: nil, cancelAtPeriodEnd: true)
+        let lifetime = SubscriptionHistory.lifetime(
+            status: "active",
+            start: today.addingTimeInterval(-90 * Self.day),
+            canceledAt: requested,
+            endedAt: nil,
+            cancelAtPeriodEnd: true
+        )
         #expect(lifetime.end == nil)
         #expect(lifetime.cancelRequestedAt == requested)
         var leaving = Self.subscription("leaving", 10_000)
@@ -303,7 +309,10 @@ func subscription(
         #expect(churned.last?.metrics.mrr == 10_000)
 
         // A canceled subscription without ended_at (older objects) ends at canceled_at.
-        #expect(SubscriptionHistory.lifetime(status: "canceled", canceledAt: requested, endedAt: nil, cancelAtPeriodEnd: false).end == requested)
+        #expect(
+            SubscriptionHistory.lifetime(status: "canceled", start: .distantPast, canceledAt: requested, endedAt: nil, cancelAtPeriodEnd: false).end
+                == requested
+        )
     }
 
     /// Days are UTC calendar days: the same data rebuilt five minutes after midnight and five minutes before the next
@@ -330,5 +339,42 @@ func subscription(
         let newDay = RevenueMath.dailyMetrics(subscriptions: histories, charges: [], today: Self.midnight, count: 40)
             .first { $0.movements.new > 0 && $0.metrics.mrr > 5_000 }?.day
         #expect(newDay == Self.midnight.addingTimeInterval(-20 * Self.day), "a start at noon counts from its own calendar day")
+    }
+}
+
+extension FidelityTests {
+    /// Unpaid since its last paid month ran out 40 days ago, paused after a trial, incomplete and expired ones beside
+    /// a healthy subscription: none adds new or churned MRR inside the window, and the unpaid one churned on its day.
+    @Test func subscriptionsThatStoppedCountingAreNotBackFilled() {
+        let today = Self.midnight.addingTimeInterval(15 * 3600)
+        let started = today.addingTimeInterval(-200 * Self.day)
+        func history(_ name: String, status: String, paidThrough: Date? = nil) -> SubscriptionHistory {
+            let lifetime = SubscriptionHistory.lifetime(
+                status: status,
+                start: started,
+                canceledAt: nil,
+                endedAt: nil,
+                cancelAtPeriodEnd: false,
+                paidThrough: paidThrough
+            )
+            return SubscriptionHistory(current: Self.subscription(name, 6_000, status: status), start: started, end: lifetime.end)
+        }
+        let unpaidSince = today.addingTimeInterval(-40 * Self.day)
+        let histories = [
+            history("healthy", status: "active"),
+            history("unpaid", status: "unpaid", paidThrough: unpaidSince),
+            history("paused", status: "paused"),
+            history("incomplete", status: "incomplete"),
+            history("expired", status: "incomplete_expired"),
+        ]
+        let daily = RevenueMath.dailyMetrics(subscriptions: histories, charges: [], today: today, count: 90)
+        let lastThirty = daily.suffix(30)
+        #expect(lastThirty.map(\.movements.new).reduce(0, +) == 0)
+        #expect(lastThirty.map(\.movements.churned).reduce(0, +) == 0)
+        #expect(daily.last?.metrics.mrr == 6_000)
+        let churns = daily.filter { $0.movements.churned > 0 }
+        #expect(churns.map(\.day) == RevenueMath.calendarDays(endingWith: unpaidSince, count: 1))
+        #expect(churns.map(\.movements.churned) == [6_000])
+        #expect(daily.first?.metrics.mrr == 12_000, "only the healthy and, while paid, the unpaid one ever counted")
     }
 }

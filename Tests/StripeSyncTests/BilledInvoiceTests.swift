@@ -50,4 +50,13 @@ import Testing
             "one invoice's lines for the period, prorations and void, draft and uncollectible ones left out"
         )
     }
+
+    @Test func anUnpaidSubscriptionWasPaidThroughItsLastPaidPeriod() throws {
+        let invoices = [
+            BilledInvoice(status: "paid", created: 1, lines: [try Self.line(price: "price_basic")]),
+            BilledInvoice(status: "open", created: 2, lines: [try Self.line(price: "price_basic")]),
+        ]
+        #expect(SnapshotBuilder.paidThrough(invoices) == Self.periodStart + 2_592_000)
+        #expect(SnapshotBuilder.paidThrough([invoices[1]]) == nil)
+    }
 }

@@ -110,11 +110,16 @@ extension SnapshotBuilder {
         return byPeriod.mapValues(\.items)
     }
 
+    /// The end of the last period a paid invoice of the subscription covered (its recurring lines' periods).
+    static func paidThrough(_ invoices: [BilledInvoice]) -> Int? {
+        invoices.filter { $0.status == "paid" }.flatMap(\.lines).compactMap { $0.isProration ? nil : $0.period?.end }.max()
+    }
+
     /// Every subscription's history: counting from its start or the end of its trial, until it ended, with the
     /// items its invoices billed in each period (so an upgrade shows as expansion on the day its period began).
     static func histories(account: String, postgres: PostgresClient, logger: Logger, today: Date) async throws -> [SubscriptionHistory] {
         let decoder = JSONDecoder()
-        var current: [(id: String, snapshot: SubscriptionSnapshot, start: Date, end: Date?, cancelRequestedAt: Date?)] = []
+        var current: [(id: String, snapshot: SubscriptionSnapshot, start: Date, canceledAt: Date?, endedAt: Date?)] = []
         // Prices by id, for invoice lines that name their price without sending it.
         var prices: [String: Price] = [:]
         for try await (id, customer, status, currency, created, trialEnd, canceledAt, endedAt, cancelAtPeriodEnd, items, discounts)
@@ -139,13 +144,12 @@ extension SnapshotBuilder {
                 cancelAtPeriodEnd: cancelAtPeriodEnd
             )
             let start = Date(timeIntervalSince1970: TimeInterval(max(created, trialEnd ?? created)))
-            let lifetime = SubscriptionHistory.lifetime(
-                status: status,
-                canceledAt: canceledAt.map { Date(timeIntervalSince1970: TimeInterval($0)) },
-                endedAt: endedAt.map { Date(timeIntervalSince1970: TimeInterval($0)) },
-                cancelAtPeriodEnd: cancelAtPeriodEnd
+            current.append(
+                (
+                    id, snapshot, start, canceledAt.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                    endedAt.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+                )
             )
-            current.append((id, snapshot, start, lifetime.end, lifetime.cancelRequestedAt))
         }
         // Each subscription's periods: its invoices' recurring, non-proration lines grouped by period start, and the
         // items each sync saw.
@@ -170,11 +174,19 @@ extension SnapshotBuilder {
             let periods = (billed[subscription.id] ?? [:]).map {
                 BilledPeriod(from: Date(timeIntervalSince1970: TimeInterval($0.key)), items: $0.value)
             }
+            let lifetime = SubscriptionHistory.lifetime(
+                status: subscription.snapshot.status,
+                start: subscription.start,
+                canceledAt: subscription.canceledAt,
+                endedAt: subscription.endedAt,
+                cancelAtPeriodEnd: subscription.snapshot.cancelAtPeriodEnd,
+                paidThrough: Self.paidThrough(invoices[subscription.id] ?? []).map { Date(timeIntervalSince1970: TimeInterval($0)) }
+            )
             return SubscriptionHistory(
                 current: subscription.snapshot,
                 start: subscription.start,
-                end: subscription.end,
-                cancelRequestedAt: subscription.cancelRequestedAt,
+                end: lifetime.end,
+                cancelRequestedAt: lifetime.cancelRequestedAt,
                 billed: periods
             )
         }
