@@ -105,6 +105,12 @@ struct SubscriptionValues {
         ended = RevenueMath.mrr(current, settings: settings)
     }
 
+    /// Whether it counted with some MRR at any moment before `moment`.
+    func hadMRR(before moment: Date) -> Bool {
+        guard start < moment, (end ?? .distantFuture) > start else { return false }
+        return running.contains { $0.from < moment && $0.mrr > 0 } || (running.first?.mrr ?? 0) > 0
+    }
+
     /// Its MRR at the end of the day ending at `moment`: nothing before its start, canceled from its end, today's
     /// state on the last day, and on any day between, active with the items it had then. Nil before it existed.
     func mrr(at moment: Date, isToday: Bool) -> Decimal? {
@@ -167,8 +173,10 @@ extension RevenueMath {
         var window: [(mrr: [String: [String: Decimal]], active: [String: Int])] = []
         var windowMovements: [String: [Movements]] = [:]
         var balancedToday: [String: Bool] = [:]
-        // Who had MRR on any earlier day, which tells reactivation from new.
+        // Who had MRR on any earlier day, which tells reactivation from new: from the whole subscription history, not
+        // only the days computed here, so a customer back after years is a reactivation (METRICS.md: no time window).
         var everHadMRR: [String: Set<String>] = [:]
+        for value in values where value.hadMRR(before: moments[0]) { everHadMRR[value.currency, default: []].insert(value.customerID) }
         var result: [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements, balanced: Bool)] = []
         for index in 0..<total {
             let day = customerMRR(values, at: moments[index], isToday: index == total - 1)

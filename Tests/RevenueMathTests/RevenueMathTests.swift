@@ -378,3 +378,26 @@ extension FidelityTests {
         #expect(daily.first?.metrics.mrr == 12_000, "only the healthy and, while paid, the unpaid one ever counted")
     }
 }
+
+extension FidelityTests {
+    /// A customer who paid from day −600 to −500 and came back on day −10: a reactivation, though the paid days lie
+    /// long before the 395 days the rebuild computes.
+    @Test func aCustomerBackAfterYearsIsAReactivation() {
+        let today = Self.midnight.addingTimeInterval(8 * 3600)
+        let histories = [
+            SubscriptionHistory(
+                current: Self.subscription("back", 5_000, status: "canceled"),
+                start: today.addingTimeInterval(-600 * Self.day),
+                end: today.addingTimeInterval(-500 * Self.day)
+            ),
+            SubscriptionHistory(current: Self.subscription("back", 7_000), start: today.addingTimeInterval(-10 * Self.day), end: nil),
+        ].enumerated().map { index, history in
+            var history = history
+            history.current.id = "sub_back_\(index)"
+            return history
+        }
+        let daily = RevenueMath.dailyMetrics(subscriptions: histories, charges: [], today: today, count: 365)
+        #expect(daily.map(\.movements.reactivation).reduce(0, +) == 7_000)
+        #expect(daily.map(\.movements.new).reduce(0, +) == 0)
+    }
+}
