@@ -3,17 +3,29 @@ import Foundation
 /// A charge as the window's revenue and payment metrics read it.
 public struct ChargeRecord: Sendable, Equatable {
     public var created: Date
+    /// What was captured (Stripe's `amount_captured`; less than `amount` for a partial capture).
     public var amountCents: Int64
     public var refundedCents: Int64
     public var succeeded: Bool
+    /// Still `pending`: neither a success nor a failure yet, so left out of the success rate.
+    public var pending: Bool
     public var disputed: Bool
     public var currency: String
 
-    public init(created: Date, amountCents: Int64, refundedCents: Int64 = 0, succeeded: Bool, disputed: Bool = false, currency: String) {
+    public init(
+        created: Date,
+        amountCents: Int64,
+        refundedCents: Int64 = 0,
+        succeeded: Bool,
+        pending: Bool = false,
+        disputed: Bool = false,
+        currency: String
+    ) {
         self.created = created
         self.amountCents = amountCents
         self.refundedCents = refundedCents
         self.succeeded = succeeded
+        self.pending = pending
         self.disputed = disputed
         self.currency = currency
     }
@@ -76,6 +88,7 @@ extension RevenueMath {
         let arpu: Decimal? = customers > 0 ? mrr / Decimal(customers) : nil
         let customerChurn: Decimal? = startCustomers.isEmpty ? nil : Decimal(churnedCustomers.count) / Decimal(startCustomers.count)
         let succeeded = charges.filter(\.succeeded)
+        let settled = charges.count(where: { !$0.pending })
         return AccountMetrics(
             mrr: mrr,
             arr: mrr * 12,
@@ -88,7 +101,7 @@ extension RevenueMath {
             netRevenueChurnRate: startMRR > 0
                 ? (movements.churned + movements.contraction - movements.expansion - movements.reactivation) / startMRR : nil,
             ltv: arpu.flatMap { arpu in customerChurn.flatMap { $0 > 0 ? arpu / $0 : nil } },
-            paymentSuccessRate: charges.isEmpty ? nil : Decimal(succeeded.count) / Decimal(charges.count),
+            paymentSuccessRate: settled == 0 ? nil : Decimal(succeeded.count) / Decimal(settled),
             disputeRate: succeeded.isEmpty ? nil : Decimal(charges.filter(\.disputed).count) / Decimal(succeeded.count),
             subscriptionGrowthRate: activeSubscriptions.windowStart > 0
                 ? Decimal(activeSubscriptions.now - activeSubscriptions.windowStart) / Decimal(activeSubscriptions.windowStart) : nil,

@@ -401,3 +401,21 @@ extension FidelityTests {
         #expect(daily.map(\.movements.new).reduce(0, +) == 0)
     }
 }
+
+extension FidelityTests {
+    /// Revenue is what was captured, less refunds; a charge still pending is neither a success nor a failure.
+    @Test func revenueIsCapturedLessRefundsAndPendingChargesAreNotAttempts() throws {
+        let now = Self.midnight
+        let charges = [
+            // $100 authorised, $60 captured, $10 refunded: $50 of revenue.
+            ChargeRecord(created: now, amountCents: 6_000, refundedCents: 1_000, succeeded: true, currency: "usd"),
+            ChargeRecord(created: now, amountCents: 0, succeeded: false, currency: "usd"),
+            ChargeRecord(created: now, amountCents: 0, succeeded: false, pending: true, currency: "usd"),
+        ]
+        let metrics = try RevenueMath.accountMetrics(days: [[:], [:]], activeSubscriptions: (0, 0), charges: charges)
+        #expect(metrics.totalRevenueCents == 5_000)
+        #expect(metrics.paymentSuccessRate == Decimal(1) / Decimal(2))
+        let onlyPending = try RevenueMath.accountMetrics(days: [[:], [:]], activeSubscriptions: (0, 0), charges: [charges[2]])
+        #expect(onlyPending.paymentSuccessRate == nil)
+    }
+}

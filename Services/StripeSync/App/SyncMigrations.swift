@@ -152,5 +152,6 @@ enum SyncMigrations {
             "each connection's metric settings (METRICS.md's named choices)",
             ["ALTER TABLE sync.stripe_connections ADD COLUMN metric_settings jsonb NOT NULL DEFAULT '{}'"]
         ),
+        Migration(10, "charges' captured amounts", ["ALTER TABLE sync.charges_cache ADD COLUMN amount_captured bigint"]),
     ]
 }

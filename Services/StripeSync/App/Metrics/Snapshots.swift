@@ -33,7 +33,10 @@ enum SnapshotBuilder {
         var charges: [ChargeRecord] = []
         let since = Int64(today.timeIntervalSince1970) - Int64((historyDays + RevenueMath.windowDays + 1) * 86_400)
         for try await (created, amount, refunded, status, disputed, currency) in try await postgres.query(
-            "SELECT created, amount, amount_refunded, status, disputed, currency FROM sync.charges_cache WHERE account_id = \(account) AND created >= \(since)",
+            """
+            SELECT created, coalesce(amount_captured, amount), amount_refunded, status, disputed, currency
+            FROM sync.charges_cache WHERE account_id = \(account) AND created >= \(since)
+            """,
             logger: logger
         ).decode((Int64, Int64, Int64, String, Bool, String).self) {
             charges.append(
@@ -42,6 +45,7 @@ enum SnapshotBuilder {
                     amountCents: amount,
                     refundedCents: refunded,
                     succeeded: status == "succeeded",
+                    pending: status == "pending",
                     disputed: disputed,
                     currency: currency
                 )

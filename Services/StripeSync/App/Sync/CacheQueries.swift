@@ -82,21 +82,22 @@ enum CacheQueries {
         try await connection.query(
             """
             INSERT INTO sync.charges_cache (
-                account_id, id, customer_id, invoice_id, status, currency, amount, amount_refunded, created, disputed, dispute_id, refunds
+                account_id, id, customer_id, invoice_id, status, currency, amount, amount_refunded, created, disputed, dispute_id, refunds,
+                amount_captured
             )
             SELECT \(account), id, NULLIF(customer_id, ''), NULLIF(invoice_id, ''), status, currency, amount, amount_refunded, created, disputed,
-                NULLIF(dispute_id, ''), refunds::jsonb
+                NULLIF(dispute_id, ''), refunds::jsonb, NULLIF(amount_captured, '')::bigint
             FROM unnest(
                 \(charges.map(\.id))::text[], \(text(charges.map { $0.customer?.id }))::text[], \(text(charges.map { $0.invoice?.id }))::text[],
                 \(charges.map(\.status.rawValue))::text[], \(charges.map(\.currency))::text[], \(charges.map { Int64($0.amount) })::bigint[],
                 \(charges.map { Int64($0.amountRefunded) })::bigint[], \(charges.map { Int64($0.created) })::bigint[],
                 \(charges.map { $0.disputed ?? false })::boolean[], \(text(charges.map { $0.dispute?.id }))::text[],
-                \(charges.map { json($0.refunds?.data ?? []) })::text[]
-            ) AS c(id, customer_id, invoice_id, status, currency, amount, amount_refunded, created, disputed, dispute_id, refunds)
+                \(charges.map { json($0.refunds?.data ?? []) })::text[], \(text(charges.map(\.amountCaptured)))::text[]
+            ) AS c(id, customer_id, invoice_id, status, currency, amount, amount_refunded, created, disputed, dispute_id, refunds, amount_captured)
             ON CONFLICT (account_id, id) DO UPDATE SET customer_id = EXCLUDED.customer_id, invoice_id = EXCLUDED.invoice_id,
                 status = EXCLUDED.status, currency = EXCLUDED.currency, amount = EXCLUDED.amount, amount_refunded = EXCLUDED.amount_refunded,
                 created = EXCLUDED.created, disputed = EXCLUDED.disputed, dispute_id = EXCLUDED.dispute_id, refunds = EXCLUDED.refunds,
-                synced_at = now()
+                amount_captured = EXCLUDED.amount_captured, synced_at = now()
             """,
             logger: logger
         )
