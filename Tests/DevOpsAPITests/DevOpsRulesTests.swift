@@ -1,9 +1,10 @@
 import Foundation
-@testable import BillingWebhooks
-@testable import DevOpsAPI
 import PlanKit
 import ServiceKit
 import Testing
+
+@testable import BillingWebhooks
+@testable import DevOpsAPI
 
 @Suite struct DevOpsEventTests {
     static func json(_ text: String) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
@@ -12,12 +13,18 @@ import Testing
 
     @Test func deploymentsAndAlertsAreRead() throws {
         let deployment = try DevOpsEvent(
-            Self.json(#"{"event_type":"deployment","data":{"environment":"production","version":"1.4.2","status":"success","deployTime":"42s","timestamp":"\#(stamp)"}}"#),
+            Self.json(
+                #"{"event_type":"deployment","data":{"environment":"production","version":"1.4.2","status":"success","deployTime":"42s","timestamp":"\#(stamp)"}}"#
+            ),
             now: now,
             requireFreshTimestamp: true
         )
         #expect(deployment.environment == "production" && deployment.version == "1.4.2")
-        let alert = try DevOpsEvent(Self.json(#"{"event_type":"alert","severity":"high","message":"disk full","timestamp":"\#(stamp)"}"#), now: now, requireFreshTimestamp: false)
+        let alert = try DevOpsEvent(
+            Self.json(#"{"event_type":"alert","severity":"high","message":"disk full","timestamp":"\#(stamp)"}"#),
+            now: now,
+            requireFreshTimestamp: false
+        )
         #expect(alert.severity == "high")
     }
 
@@ -26,12 +33,20 @@ import Testing
             try DevOpsEvent(Self.json(#"{"event_type":"reboot","timestamp":"\#(stamp)"}"#), now: now, requireFreshTimestamp: false)
         }
         let error = #expect(throws: APIError.self) {
-            try DevOpsEvent(Self.json(#"{"event_type":"alert","severity":"apocalyptic","timestamp":"yesterday"}"#), now: now, requireFreshTimestamp: false)
+            try DevOpsEvent(
+                Self.json(#"{"event_type":"alert","severity":"apocalyptic","timestamp":"yesterday"}"#),
+                now: now,
+                requireFreshTimestamp: false
+            )
         }
         #expect(error?.fields?.map(\.field) == ["timestamp", "severity", "message"])
         let old = ISO8601DateFormatter().string(from: now.addingTimeInterval(-301))
         #expect(throws: APIError.self) {
-            try DevOpsEvent(Self.json(#"{"event_type":"alert","severity":"low","message":"m","timestamp":"\#(old)"}"#), now: now, requireFreshTimestamp: true)
+            try DevOpsEvent(
+                Self.json(#"{"event_type":"alert","severity":"low","message":"m","timestamp":"\#(old)"}"#),
+                now: now,
+                requireFreshTimestamp: true
+            )
         }
     }
 }

@@ -21,15 +21,10 @@ struct SyncedAccount: Sendable {
 extension StripeSyncIntegrationTests.SyncWorkerTests {
     /// Connects a small account and waits for its first (full) sync.
     static func connectedAccount(_ h: ConnectHarness, customers: Int = 30) async throws -> SyncedAccount {
-        let account = "acct_inc_" + UUID().uuidString.prefix(8)
         var data = ConnectedAccountData.generate(customers: customers, seed: 5)
         data.subscriptions[0].status = .active
         data.subscriptions[1].status = .active
-        h.sandbox.connect.setData(data, for: account)
-        let user = try await ConnectHarness.user()
-        #expect(try await h.callback(try await h.authorize(user.token, account: account)).status == .found)
-        let connection = try #require(try await h.connections(user.token).first)
-        try await doneJobs(connection.id, count: 1)
+        let (user, connection, account) = try await connectBuilt(data, named: "inc", h)
         return SyncedAccount(token: user.token, connection: connection.id, account: account, data: data)
     }
 
@@ -43,6 +38,22 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
                 return false
             }
         }
+    }
+
+    /// Connects an account built to a recipe as a new user and waits for its first sync.
+    static func connectBuilt(
+        _ data: ConnectedAccountData,
+        named name: String,
+        _ h: ConnectHarness
+    ) async throws -> (user: (id: String, token: String), connection: ConnectRoutes.Connection, account: String) {
+        let account = "acct_\(name)_" + UUID().uuidString.prefix(8)
+        h.sandbox.connect.addAccount(id: account, name: name, currency: "usd")
+        h.sandbox.connect.setData(data, for: account)
+        let user = try await ConnectHarness.user()
+        #expect(try await h.callback(try await h.authorize(user.token, account: account)).status == .found)
+        let connection = try #require(try await h.connections(user.token).first)
+        try await doneJobs(connection.id, count: 1)
+        return (user, connection, account)
     }
 
     static func syncAgain(_ h: ConnectHarness, token: String, connection: UUID) async throws {
@@ -79,12 +90,23 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             try await Self.syncAgain(h, token: token, connection: connection)
             let later = h.sandbox.faults.requests.dropFirst(seen).filter { $0.header("Stripe-Account") == account }
             #expect(later.contains { $0.path == "/v1/events" })
-            #expect(!later.contains { $0.path == "/v1/customers" || $0.path == "/v1/invoices" || $0.path == "/v1/charges" }, "an incremental sync lists nothing in full")
-            #expect(Set(later.map(\.path)).isSuperset(of: ["/v1/subscriptions/\(data.subscriptions[0].id)", "/v1/subscriptions/\(data.subscriptions[1].id)"]))
+            #expect(
+                !later.contains { $0.path == "/v1/customers" || $0.path == "/v1/invoices" || $0.path == "/v1/charges" },
+                "an incremental sync lists nothing in full"
+            )
+            #expect(
+                Set(later.map(\.path)).isSuperset(of: [
+                    "/v1/subscriptions/\(data.subscriptions[0].id)", "/v1/subscriptions/\(data.subscriptions[1].id)",
+                ])
+            )
             #expect(try await Self.cached("customers_cache", account: account) == 31)
 
             let expected = data.subscriptions.filter { $0.status == .active }.flatMap(\.items.data).reduce(0) { $0 + ($1.price.unitAmount ?? 0) }
-            let metrics = try await h.gateway.execute(uri: "/api/metrics?connectionId=\(connection)&days=1", method: .get, headers: [.authorization: "Bearer \(token)"])
+            let metrics = try await h.gateway.execute(
+                uri: "/api/metrics?connectionId=\(connection)&days=1",
+                method: .get,
+                headers: [.authorization: "Bearer \(token)"]
+            )
             let latest = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: metrics.body))["latest"]
             #expect(latest?["mrr"] == .number(Decimal(expected)))
         }

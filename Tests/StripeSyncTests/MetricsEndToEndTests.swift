@@ -77,7 +77,9 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             )
         }
         var data = ConnectedAccountData()
-        data.customers = ["a", "b", "c", "d", "e", "f", "g", "h"].map { Customer(id: "cus_\($0)", email: "\($0)@example.com", created: now - 80 * day) }
+        data.customers = ["a", "b", "c", "d", "e", "f", "g", "h"].map {
+            Customer(id: "cus_\($0)", email: "\($0)@example.com", created: now - 80 * day)
+        }
         data.subscriptions = [
             subscription("a", created: -50, price(15_000)),
             subscription("b", created: -60, price(12_000)),
@@ -100,13 +102,11 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
 
     @Test func theMetricsOfAHandBuiltAccountAreTheOnesWorkedOutByHand() async throws {
         try await ConnectHarness.run(workers: 1) { h async throws in
-            let account = "acct_hand_" + UUID().uuidString.prefix(8)
-            h.sandbox.connect.addAccount(id: account, name: "Hand Built", currency: "usd")
-            h.sandbox.connect.setData(Self.handBuiltAccount(now: Int(Date().timeIntervalSince1970)), for: account)
-            let user = try await ConnectHarness.user()
-            #expect(try await h.callback(try await h.authorize(user.token, account: account)).status == .found)
-            let connection = try #require(try await h.connections(user.token).first)
-            try await Self.doneJobs(connection.id, count: 1)
+            let (user, connection, account) = try await Self.connectBuilt(
+                Self.handBuiltAccount(now: Int(Date().timeIntervalSince1970)),
+                named: "hand",
+                h
+            )
 
             let response = try await h.gateway.execute(
                 uri: "/api/metrics?connectionId=\(connection.id)&days=90",
@@ -136,7 +136,8 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
                         if case .number(let value)? = snapshot[key] { return value }
                         return 0
                     }
-                    let moved = amount("new_mrr", today) + amount("expansion_mrr", today) + amount("reactivation_mrr", today)
+                    let moved =
+                        amount("new_mrr", today) + amount("expansion_mrr", today) + amount("reactivation_mrr", today)
                         - amount("contraction_mrr", today) - amount("churned_mrr", today)
                     #expect(amount("mrr", yesterday) + moved == amount("mrr", today), "\(currency) \(today["day"]?.string ?? "")")
                 }
@@ -151,7 +152,13 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             try await Self.syncAgain(h, token: user.token, connection: connection.id)
             let twoDaysOn = Date().addingTimeInterval(2 * 86_400)
             try await TestSupport.withPostgres { client in
-                try await SnapshotBuilder.rebuild(connectionID: connection.id, account: account, postgres: client, logger: TestSupport.logger, today: twoDaysOn)
+                try await SnapshotBuilder.rebuild(
+                    connectionID: connection.id,
+                    account: account,
+                    postgres: client,
+                    logger: TestSupport.logger,
+                    today: twoDaysOn
+                )
                 let expansions = try await client.query(
                     """
                     SELECT day::text, expansion_mrr::text FROM sync.metrics_snapshots

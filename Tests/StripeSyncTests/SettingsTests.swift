@@ -71,13 +71,11 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
 
     @Test func aSettingChangedByTheOwnerRebuildsTheHistory() async throws {
         try await ConnectHarness.run(workers: 1) { h async throws in
-            let account = "acct_cancel_" + UUID().uuidString.prefix(8)
-            h.sandbox.connect.addAccount(id: account, name: "Cancelling", currency: "usd")
-            h.sandbox.connect.setData(Self.cancellingAccount(now: Int(Date().timeIntervalSince1970)), for: account)
-            let user = try await ConnectHarness.user()
-            #expect(try await h.callback(try await h.authorize(user.token, account: account)).status == .found)
-            let connection = try #require(try await h.connections(user.token).first)
-            try await Self.doneJobs(connection.id, count: 1)
+            let (user, connection, _) = try await Self.connectBuilt(
+                Self.cancellingAccount(now: Int(Date().timeIntervalSince1970)),
+                named: "cancelling",
+                h
+            )
             let auth: HTTPFields = [.authorization: "Bearer \(user.token)", .contentType: "application/json"]
             func metrics() async throws -> JSONValue {
                 let response = try await h.gateway.execute(uri: "/api/metrics?connectionId=\(connection.id)&days=30", method: .get, headers: auth)

@@ -75,7 +75,9 @@ extension StripeSyncIntegrationTests {
 
                 // The metrics, against the same numbers worked out here from the sandbox's records.
                 let connection = try #require(try await h.connections(user.token).first)
-                let expectedMRR = data.subscriptions.filter { $0.status == .active }.flatMap(\.items.data).reduce(0) { $0 + ($1.price.unitAmount ?? 0) }
+                let expectedMRR = data.subscriptions.filter { $0.status == .active }.flatMap(\.items.data).reduce(0) {
+                    $0 + ($1.price.unitAmount ?? 0)
+                }
                 let response = try await h.gateway.execute(
                     uri: "/api/metrics?connectionId=\(connection.id)&days=30",
                     method: .get,

@@ -4,9 +4,10 @@ import InsightsUsage
 import PostgresNIO
 import Sandbox
 import ServiceKit
-@testable import StripeSync
 import TestSupport
 import Testing
+
+@testable import StripeSync
 
 extension StripeSyncIntegrationTests.SyncWorkerTests {
     @Test func eachSyncReportsTheMonthsTransactionVolumeWithoutCountingTwice() async throws {

@@ -2,9 +2,10 @@ import Foundation
 import PostgresNIO
 import Sandbox
 import ServiceKit
-@testable import StripeSync
 import TestSupport
 import Testing
+
+@testable import StripeSync
 
 extension StripeSyncIntegrationTests.SyncWorkerTests {
     /// A worker process killed with SIGKILL mid-sync: its lease runs out, another worker takes the job, and every
