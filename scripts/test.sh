@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: builds, then runs every test against a throwaway PostgreSQL that is removed afterwards.
-# The whole suite takes about a minute; TEST_TIMEOUT (default 20m) turns a hung test into a failure that names it.
+# The suites take about three minutes after the build (scripts/test-phases.sh); TEST_TIMEOUT (default 20m) turns a
+# hung test into a failure that names it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
