@@ -27,7 +27,7 @@ struct KeyBenchmark {
         ) { router, _ in
             router.get("/**") { _, _ in "ok" }
         }
-        let devops = try await DevOpsAPIService.buildApplication(try TestSupport.serviceConfiguration(environment: [:]))
+        let devops = try await DevOpsAPIService.buildApplication(try TestSupport.serviceConfiguration())
         try await upstream.test(.live) { upstreamClient in
             try await devops.test(.live) { devopsClient in
                 let config = try GatewayConfig.parse(
