@@ -29,6 +29,12 @@ import Testing
         return try JSONDecoder().decode(Price.self, from: Data(json.utf8))
     }
 
+    static func history(_ invoices: [BilledInvoice], prices: [String: Price]) -> InvoiceHistory {
+        var history = InvoiceHistory()
+        for invoice in invoices { history.add(invoice, prices: prices) }
+        return history
+    }
+
     @Test func onlyPaidAndOpenInvoicesBillAndAReissuedOneReplacesTheFirst() throws {
         let prices = ["price_basic": try Self.price("price_basic", cents: 10_000), "price_pro": try Self.price("price_pro", cents: 25_000)]
         let invoices = [
@@ -42,7 +48,7 @@ import Testing
                 lines: [try Self.line(price: "price_basic"), try Self.line(price: "price_pro", proration: true)]
             ),
         ]
-        let billed = SnapshotBuilder.billedItems(invoices, prices: prices)
+        let billed = Self.history(invoices, prices: prices).items
         #expect(billed.count == 1)
         let items = try #require(billed[Self.periodStart])
         #expect(
@@ -56,7 +62,7 @@ import Testing
             BilledInvoice(status: "paid", created: 1, lines: [try Self.line(price: "price_basic")]),
             BilledInvoice(status: "open", created: 2, lines: [try Self.line(price: "price_basic")]),
         ]
-        #expect(SnapshotBuilder.paidThrough(invoices) == Self.periodStart + 2_592_000)
-        #expect(SnapshotBuilder.paidThrough([invoices[1]]) == nil)
+        #expect(Self.history(invoices, prices: [:]).paidThrough == Self.periodStart + 2_592_000)
+        #expect(Self.history([invoices[1]], prices: [:]).paidThrough == nil)
     }
 }

@@ -93,32 +93,34 @@ struct BilledInvoice {
     var lines: [InvoiceLine]
 }
 
-extension SnapshotBuilder {
-    /// The recurring items a subscription's invoices billed, by period start. Only paid and open invoices billed
-    /// anything: void and draft ones never did, and uncollectible marks delinquency, not revenue. When two invoices
-    /// bill the same period the later one stands, so a re-issued invoice never doubles a period. No I/O.
-    static func billedItems(_ invoices: [BilledInvoice], prices: [String: Price]) -> [Int: [SubscriptionSnapshot.Item]] {
-        var byPeriod: [Int: (created: Int64, items: [SubscriptionSnapshot.Item])] = [:]
-        for invoice in invoices where invoice.status.map(["paid", "open"].contains) ?? true {
-            var periods: [Int: [SubscriptionSnapshot.Item]] = [:]
-            for line in invoice.lines where !line.isProration {
-                guard let period = line.period, let price = line.price ?? line.priceID.flatMap({ prices[$0] }), price.recurring != nil else {
-                    continue
-                }
-                periods[period.start, default: []].append(Self.item(price, quantity: line.quantity))
-            }
-            for (start, items) in periods where invoice.created >= byPeriod[start]?.created ?? .min {
-                byPeriod[start] = (invoice.created, items)
-            }
+/// What a subscription's invoices billed, read one invoice at a time (so only the items are kept, not the lines). Only
+/// paid and open invoices billed anything: void and draft ones never did, and uncollectible marks delinquency, not
+/// revenue. When two invoices bill the same period the later one stands, so a re-issued invoice never doubles a
+/// period. No I/O.
+struct InvoiceHistory {
+    private var periods: [Int: (created: Int64, items: [SubscriptionSnapshot.Item])] = [:]
+    /// The end of the last period a paid invoice covered.
+    private(set) var paidThrough: Int?
+
+    /// The recurring items billed, by period start.
+    var items: [Int: [SubscriptionSnapshot.Item]] { periods.mapValues(\.items) }
+
+    mutating func add(_ invoice: BilledInvoice, prices: [String: Price]) {
+        guard invoice.status.map(["paid", "open"].contains) ?? true else { return }
+        var billed: [Int: [SubscriptionSnapshot.Item]] = [:]
+        for line in invoice.lines where !line.isProration {
+            guard let period = line.period else { continue }
+            if invoice.status == "paid" { paidThrough = max(paidThrough ?? period.end, period.end) }
+            guard let price = line.price ?? line.priceID.flatMap({ prices[$0] }), price.recurring != nil else { continue }
+            billed[period.start, default: []].append(SnapshotBuilder.item(price, quantity: line.quantity))
         }
-        return byPeriod.mapValues(\.items)
+        for (start, items) in billed where invoice.created >= periods[start]?.created ?? .min {
+            periods[start] = (invoice.created, items)
+        }
     }
+}
 
-    /// The end of the last period a paid invoice of the subscription covered (its recurring lines' periods).
-    static func paidThrough(_ invoices: [BilledInvoice]) -> Int? {
-        invoices.filter { $0.status == "paid" }.flatMap(\.lines).compactMap { $0.isProration ? nil : $0.period?.end }.max()
-    }
-
+extension SnapshotBuilder {
     /// Every subscription's history: counting from its start or the end of its trial, until it ended, with the
     /// items its invoices billed in each period (so an upgrade shows as expansion on the day its period began).
     static func histories(account: String, postgres: PostgresClient, logger: Logger, today: Date) async throws -> [SubscriptionHistory] {
@@ -157,15 +159,15 @@ extension SnapshotBuilder {
         }
         // Each subscription's periods: its invoices' recurring, non-proration lines grouped by period start, and the
         // items each sync saw.
-        var invoices: [String: [BilledInvoice]] = [:]
+        var invoices: [String: InvoiceHistory] = [:]
         for try await (subscription, status, created, lines) in try await postgres.query(
             "SELECT subscription_id, status, created, lines::text FROM sync.invoices_cache WHERE account_id = \(account) AND subscription_id IS NOT NULL",
             logger: logger
         ).decode((String, String?, Int64, String).self) {
             let decoded = (try? decoder.decode([InvoiceLine].self, from: Data(lines.utf8))) ?? []
-            invoices[subscription, default: []].append(BilledInvoice(status: status, created: created, lines: decoded))
+            invoices[subscription, default: InvoiceHistory()].add(BilledInvoice(status: status, created: created, lines: decoded), prices: prices)
         }
-        var billed = invoices.mapValues { Self.billedItems($0, prices: prices) }
+        var billed = invoices.mapValues(\.items)
         // What a sync saw replaces what an invoice billed from the same second.
         for try await (subscription, observedAt, items) in try await postgres.query(
             "SELECT subscription_id, observed_at, items::text FROM sync.subscription_states WHERE account_id = \(account)",
@@ -184,7 +186,7 @@ extension SnapshotBuilder {
                 canceledAt: subscription.canceledAt,
                 endedAt: subscription.endedAt,
                 cancelAtPeriodEnd: subscription.snapshot.cancelAtPeriodEnd,
-                paidThrough: Self.paidThrough(invoices[subscription.id] ?? []).map { Date(timeIntervalSince1970: TimeInterval($0)) }
+                paidThrough: invoices[subscription.id]?.paidThrough.map { Date(timeIntervalSince1970: TimeInterval($0)) }
             )
             return SubscriptionHistory(
                 current: subscription.snapshot,
