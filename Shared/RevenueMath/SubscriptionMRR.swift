@@ -155,8 +155,10 @@ public enum RevenueMath {
         return fixedScale(max(total, 0))
     }
 
-    /// `value` rounded (half away from zero) to `mrrScale` decimal places.
+    /// `value` rounded (half away from zero) to `mrrScale` decimal places. Values already that short are returned as
+    /// they are: rounding would lengthen their mantissa and slow every sum made of them.
     static func fixedScale(_ value: Decimal) -> Decimal {
+        guard value.exponent < -mrrScale else { return value }
         var exact = value
         var rounded = Decimal()
         NSDecimalRound(&rounded, &exact, mrrScale, .plain)
