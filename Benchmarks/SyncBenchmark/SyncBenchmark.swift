@@ -18,7 +18,7 @@ struct SyncBenchmark {
         let account = "acct_bench_" + UUID().uuidString.prefix(8).lowercased()
 
         print("account:  \(customers) customers, \(subscriptions) subscriptions, \(invoices) invoices, \(invoices) charges")
-        let sandboxPort = TestSupport.closedPort()
+        let sandboxPort = TestSupport.freePort()
         let sandbox = try await ServiceProcess(
             product: "sandbox",
             arguments: [],
@@ -42,7 +42,7 @@ struct SyncBenchmark {
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("bench-sync-\(UUID().uuidString).log").path
         FileManager.default.createFile(atPath: logPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: logPath) }
-        let workerPort = TestSupport.closedPort()
+        let workerPort = TestSupport.freePort()
         let worker = try await ServiceProcess(
             product: "stripe-sync",
             arguments: ["worker"],
@@ -56,7 +56,7 @@ struct SyncBenchmark {
                 "TOKEN_ENCRYPTION_KEY": TestSupport.tokenEncryptionKey,
                 "STRIPE_SYNC_PORT": String(workerPort),
                 "STRIPE_SYNC_RATE": "0",
-                "INSIGHTS_USAGE_URL": "http://127.0.0.1:\(TestSupport.closedPort())",
+                "INSIGHTS_USAGE_URL": "http://127.0.0.1:\(TestSupport.refusingPort)",
                 "LOG_LEVEL": "info",
             ],
             binaries: binaries,

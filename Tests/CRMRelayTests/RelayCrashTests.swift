@@ -18,7 +18,7 @@ extension RelayDeliveryTests {
         try await TestSupport.withSandbox { sandbox, crm in
             // A slow CRM keeps deliveries in flight when the kill comes.
             sandbox.faults.add(Fault(pathPrefix: "/crm/webhooks/customer-registration", delayMilliseconds: 20, times: nil))
-            let port = TestSupport.closedPort()
+            let port = TestSupport.freePort()
             let environment = [
                 "DATABASE_URL": ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "",
                 "INTERNAL_SECRET": TestSupport.internalSecret,

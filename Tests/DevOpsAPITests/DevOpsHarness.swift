@@ -52,11 +52,10 @@ struct DevOpsHarness: Sendable {
         stripe: any TestClientProtocol,
         sandbox: Sandbox
     ) async throws {
-        let devopsPort = TestSupport.closedPort()
+        let devopsPort = TestSupport.freePort()
         let services = ["billing-webhooks": billingURL, "devops-api": "http://127.0.0.1:\(devopsPort)"]
-        let metricsPort = TestSupport.closedPort()
-        try await TestSupport.withGateway(services: services, metricsPort: metricsPort) { gateway in
-            var settings = DevOpsSettings(billingURL: billingURL, gatewayMetricsURL: "http://127.0.0.1:\(metricsPort)", webhookSecret: webhookSecret)
+        try await TestSupport.withGatewayAndMetrics(services: services) { gateway, metricsURL in
+            var settings = DevOpsSettings(billingURL: billingURL, gatewayMetricsURL: metricsURL, webhookSecret: webhookSecret)
             settings.usageFlushInterval = .milliseconds(100)
             var configuration = try TestSupport.serviceConfiguration()
             configuration.port = devopsPort

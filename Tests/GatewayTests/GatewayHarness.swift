@@ -156,14 +156,14 @@ struct GatewayHarness: Sendable {
         try await echoApp.test(.live) { echo in
             try await keyApp.test(.live) { keys in
                 try await jwksApp.test(.live) { jwks in
-                    let devopsPort = devopsReachable ? keys.port! : TestSupport.closedPort()
+                    let devopsPort = devopsReachable ? keys.port! : TestSupport.refusingPort
                     let config = try GatewayConfig.parse(
                         """
                         listen 127.0.0.1:0
                         frontend \(frontend.path)/site
                         service echo        http://127.0.0.1:\(echo.port!)
                         service devops-api  http://127.0.0.1:\(devopsPort)
-                        service down        http://127.0.0.1:\(TestSupport.closedPort())
+                        service down        http://127.0.0.1:\(TestSupport.refusingPort)
                         route GET  /open/*      echo auth=none
                         route GET  /cookie      echo auth=none cookies=keep,also
                         route GET  /me          echo auth=user

@@ -160,24 +160,19 @@ import Testing
     }
 
     @Test func metricsAreServedOnTheInternalListenerOnly() async throws {
-        let metricsPort = TestSupport.closedPort()
-        try await H.run(configure: { $0.metricsPort = metricsPort }) { h in
+        let (listening, announce) = AsyncStream.makeStream(of: Int.self)
+        try await H.run(configure: {
+            $0.metricsPort = 0
+            $0.onMetricsListening = { port in announce.yield(port) }
+        }) { h in
             _ = try await h.gateway.execute(uri: "/open/x", method: .get)
             expectError(try await h.gateway.execute(uri: "/metrics", method: .get), .notFound, "not_found")
-            // The listener is a service of its own, which may start a moment after the public port.
+            var ports = listening.makeAsyncIterator()
+            let metricsPort = try #require(await ports.next())
             let scraped = try await TestSupport.withHTTPClient { http in
-                var text = ""
-                try await TestSupport.eventually("the metrics listener") {
-                    guard
-                        let response = try? await http.execute(
-                            HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics"),
-                            timeout: .seconds(5)
-                        )
-                    else { return false }
-                    text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-                    return response.status == .ok
-                }
-                return text
+                let response = try await http.execute(HTTPClientRequest(url: "http://127.0.0.1:\(metricsPort)/metrics"), timeout: .seconds(5))
+                #expect(response.status == .ok)
+                return String(buffer: try await response.body.collect(upTo: 1 << 20))
             }
             #expect(scraped.contains(#"route="GET /open/*""#))
         }

@@ -38,7 +38,7 @@ struct UsageHarness: Sendable {
             )
             try await billing.test(.live) { billingClient in
                 try await sync.test(.live) { syncClient in
-                    var settings = UsageSettings(billingURL: billingReachable ? billingClient.baseURL : "http://127.0.0.1:\(TestSupport.closedPort())")
+                    var settings = UsageSettings(billingURL: billingReachable ? billingClient.baseURL : "http://127.0.0.1:\(TestSupport.refusingPort)")
                     settings.stripeSyncURL = syncClient.baseURL
                     settings.model = modelTimeout.map {
                         ModelSettings(apiKey: sandbox.openAI.apiKey, baseURL: stripe.baseURL + "/v1", model: "sandbox-model", timeout: $0)

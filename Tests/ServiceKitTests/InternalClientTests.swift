@@ -69,7 +69,7 @@ import Testing
     }
 
     @Test func aDeadPeerIsReportedAsUnreachable() async throws {
-        let port = TestSupport.closedPort()
+        let port = TestSupport.refusingPort
         try await withClient { client in
             await #expect(throws: InternalClient.Unreachable.self) {
                 try await client.send(.init(.GET, "http://127.0.0.1:\(port)/ready"), requestID: nil)

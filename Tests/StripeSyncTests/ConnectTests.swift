@@ -30,7 +30,7 @@ struct ConnectHarness: Sendable {
                 stateKey: SymmetricKey(data: Data(repeating: 8, count: 32))
             )
             settings.workers = workers
-            settings.insightsUsageURL = usageURL ?? "http://127.0.0.1:\(TestSupport.closedPort())"
+            settings.insightsUsageURL = usageURL ?? "http://127.0.0.1:\(TestSupport.refusingPort)"
             settings.pollInterval = .milliseconds(20)
             settings.jobLease = .seconds(3)
             let app = await StripeSyncService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)

@@ -13,7 +13,7 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
     @Test func eachSyncReportsTheMonthsTransactionVolumeWithoutCountingTwice() async throws {
         let usageApp = await InsightsUsageService.buildApplication(
             try TestSupport.serviceConfiguration(),
-            settings: UsageSettings(billingURL: "http://127.0.0.1:\(TestSupport.closedPort())")
+            settings: UsageSettings(billingURL: "http://127.0.0.1:\(TestSupport.refusingPort)")
         )
         try await usageApp.test(.live) { usage in
             try await ConnectHarness.run(workers: 1, usageURL: usage.baseURL) { h async throws in

@@ -31,7 +31,7 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
                     logger: TestSupport.logger
                 )
             }
-            let port = TestSupport.closedPort()
+            let port = TestSupport.freePort()
             let environment = [
                 "DATABASE_URL": ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "",
                 "INTERNAL_SECRET": TestSupport.internalSecret,

@@ -14,8 +14,8 @@ extension TestSupport {
     public static let crmEventsKey = "test-crm-events-key-0123456789abcdef"
 
     /// The variables the real `gateway.conf` needs, with each service at the URL given (the rest at a closed port).
-    /// `metricsPort` 0 lets the metrics listener take any free port.
-    public static func gatewayEnvironment(services: [String: String], metricsPort: Int = 0) -> [String: String] {
+    /// The metrics listener takes any free port.
+    public static func gatewayEnvironment(services: [String: String]) -> [String: String] {
         var environment = [
             "INTERNAL_SECRET": internalSecret,
             "SUPABASE_JWT_SECRET": userSecret,
@@ -24,11 +24,11 @@ extension TestSupport {
             "CRM_EVENTS_KEY": crmEventsKey,
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": "0",
-            "GATEWAY_METRICS_PORT": String(metricsPort),
+            "GATEWAY_METRICS_PORT": "0",
             "LOG_LEVEL": "warning",
             "FRONTEND_DIR": repositoryRoot.appendingPathComponent("frontend").path,
         ]
-        let closed = "http://127.0.0.1:\(closedPort())"
+        let closed = "http://127.0.0.1:\(refusingPort)"
         for name in ["billing-webhooks", "stripe-sync", "insights-usage", "revio-data", "crm-relay", "devops-api"] {
             environment[name.uppercased().replacingOccurrences(of: "-", with: "_") + "_URL"] = services[name] ?? closed
         }
@@ -38,14 +38,27 @@ extension TestSupport {
     /// A live gateway running the repository's `gateway.conf` in front of the services given by name.
     public static func withGateway<Value: Sendable>(
         services: [String: String],
-        metricsPort: Int = 0,
         _ body: @Sendable (any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
-        let settings = try GatewaySettings.load(
+        try await withGatewayAndMetrics(services: services) { gateway, _ in try await body(gateway) }
+    }
+
+    /// A live gateway as `withGateway` runs it, with the URL of its metrics listener once that listens.
+    public static func withGatewayAndMetrics<Value: Sendable>(
+        services: [String: String],
+        _ body: @Sendable (any TestClientProtocol, _ metricsURL: String) async throws -> Value
+    ) async throws -> Value {
+        var settings = try GatewaySettings.load(
             configPath: repositoryRoot.appendingPathComponent("gateway.conf").path,
-            environment: EnvironmentReader(gatewayEnvironment(services: services, metricsPort: metricsPort))
+            environment: EnvironmentReader(gatewayEnvironment(services: services))
         )
-        return try await buildGateway(settings).test(.live, body)
+        let (listening, announce) = AsyncStream.makeStream(of: Int.self)
+        settings.onMetricsListening = { port in announce.yield(port) }
+        return try await buildGateway(settings).test(.live) { gateway in
+            var ports = listening.makeAsyncIterator()
+            guard let port = await ports.next() else { throw CancellationError() }
+            return try await body(gateway, "http://127.0.0.1:\(port)")
+        }
     }
 
     /// A user's bearer token, signed as Supabase signs them.

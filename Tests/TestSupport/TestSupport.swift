@@ -111,10 +111,19 @@ public enum TestSupport {
         prefix + "_" + UUID().uuidString.lowercased().filter(\.isLetter).prefix(12)
     }
 
-    /// A port on which nothing listens (bound, then released).
-    public static func closedPort() -> Int {
+    /// A free port for a server a test starts later itself (bound, then released).
+    public static func freePort() -> Int {
+        let fd = boundSocket()
+        defer { close(fd.descriptor) }
+        return fd.port
+    }
+
+    /// A port that refuses every connection for the whole run: it stays bound without listening, so no test's server
+    /// can be given it while another test counts on nobody answering there.
+    public static let refusingPort = boundSocket().port
+
+    private static func boundSocket() -> (descriptor: Int32, port: Int) {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -126,7 +135,7 @@ public enum TestSupport {
                 _ = getsockname(fd, pointer, &length)
             }
         }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
 

@@ -24,6 +24,8 @@ public struct GatewaySettings: Sendable {
     /// `/metrics` is served on its own listener, never on the public port (`GATEWAY_METRICS_HOST`, `GATEWAY_METRICS_PORT`).
     public var metricsHost = "127.0.0.1"
     public var metricsPort = 9090
+    /// Told the metrics listener's port once it listens (port 0 lets the system choose one).
+    public var onMetricsListening: @Sendable (Int) async -> Void = { _ in }
     /// Failed authentications one client address may make before it is refused (`GATEWAY_AUTH_FAILURE_LIMIT`).
     public var authFailureLimit = RateLimit(requests: 20, windowSeconds: 60)
     /// Seconds since 1970, for the rate limits' windows; tests hold it still.
@@ -179,6 +181,7 @@ func metricsListener(_ settings: GatewaySettings, metrics: HTTPMetrics, logger: 
     return Application(
         router: router,
         configuration: .init(address: .hostname(settings.metricsHost, port: settings.metricsPort), serverName: "gateway-metrics"),
+        onServerRunning: { channel in await settings.onMetricsListening(channel.localAddress?.port ?? settings.metricsPort) },
         logger: logger
     )
 }
