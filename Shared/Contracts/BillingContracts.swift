@@ -38,6 +38,7 @@ public struct PlatformStats: Codable, Sendable, Equatable {
     public var totalUsers: Int
     public var usersByTier: [String: Int]
     public var usersByStatus: [String: Int]
+    /// By the seed's roles: `admin` for admins, otherwise the partner level (`member`, `reseller`, `pro_reseller`).
     public var usersByRole: [String: Int]
     /// Signed in within 30 days, and not.
     public var activeUsers: Int
@@ -93,14 +94,14 @@ public struct CommissionReport: Codable, Sendable, Equatable {
         }
     }
 
-    /// Commissions by the referred user's tier.
-    public struct ByTier: Codable, Sendable, Equatable {
-        public var tier: String
+    /// Commissions by the referrer's partner level when they were earned.
+    public struct ByLevel: Codable, Sendable, Equatable {
+        public var level: String
         public var totalCommission: Int64
         public var transactionCount: Int
 
-        public init(tier: String, totalCommission: Int64, transactionCount: Int) {
-            self.tier = tier
+        public init(level: String, totalCommission: Int64, transactionCount: Int) {
+            self.level = level
             self.totalCommission = totalCommission
             self.transactionCount = transactionCount
         }
@@ -142,7 +143,7 @@ public struct CommissionReport: Codable, Sendable, Equatable {
     public var totalCommissions: Int64
     public var totalTransactions: Int
     public var topPerformers: [Performer]
-    public var commissionByTier: [ByTier]
+    public var commissionByLevel: [ByLevel]
     public var recentCommissions: [Entry]
 
     public init(
@@ -150,14 +151,14 @@ public struct CommissionReport: Codable, Sendable, Equatable {
         totalCommissions: Int64,
         totalTransactions: Int,
         topPerformers: [Performer],
-        commissionByTier: [ByTier],
+        commissionByLevel: [ByLevel],
         recentCommissions: [Entry]
     ) {
         self.currency = currency
         self.totalCommissions = totalCommissions
         self.totalTransactions = totalTransactions
         self.topPerformers = topPerformers
-        self.commissionByTier = commissionByTier
+        self.commissionByLevel = commissionByLevel
         self.recentCommissions = recentCommissions
     }
 }
@@ -168,7 +169,11 @@ public struct UserPage: Codable, Sendable, Equatable {
     public struct User: Codable, Sendable, Equatable {
         public var id: String
         public var email: String?
+        /// What the user is called where no name is kept: the email's local part, else the id.
+        public var username: String
+        /// `admin` or `user`.
         public var role: String
+        public var partnerLevel: String
         public var tier: String
         public var subscriptionStatus: String
         public var active: Bool
@@ -178,7 +183,9 @@ public struct UserPage: Codable, Sendable, Equatable {
         public init(
             id: String,
             email: String? = nil,
+            username: String,
             role: String,
+            partnerLevel: String = "member",
             tier: String,
             subscriptionStatus: String,
             active: Bool,
@@ -187,7 +194,9 @@ public struct UserPage: Codable, Sendable, Equatable {
         ) {
             self.id = id
             self.email = email
+            self.username = username
             self.role = role
+            self.partnerLevel = partnerLevel
             self.tier = tier
             self.subscriptionStatus = subscriptionStatus
             self.active = active

@@ -1,3 +1,5 @@
+import Foundation
+
 /// An amount in a currency's minor unit (cents for USD). Amounts in different currencies are never added.
 public struct Money: Codable, Hashable, Sendable, CustomStringConvertible {
     public var amountCents: Int64
@@ -17,19 +19,36 @@ public struct Money: Codable, Hashable, Sendable, CustomStringConvertible {
     public static let zeroDecimalCurrencies: Set<String> = [
         "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf",
     ]
+    /// Stripe's three-decimal currencies: a thousand minor units to the whole unit.
+    public static let threeDecimalCurrencies: Set<String> = ["bhd", "jod", "kwd", "omr", "tnd"]
+
+    /// Digits after the decimal point in the currency's major unit.
+    public static func minorUnitDigits(_ currency: String) -> Int {
+        let code = currency.lowercased()
+        if zeroDecimalCurrencies.contains(code) { return 0 }
+        return threeDecimalCurrencies.contains(code) ? 3 : 2
+    }
+
+    /// The amount in major units (dollars for USD), exact: built in base ten from the integer, never through `Double`.
+    /// Encoded by `JSONEncoder` as a plain JSON number (`15750.5`), for clients that display major units.
+    public var majorUnits: Decimal {
+        Decimal(sign: amountCents < 0 ? .minus : .plus, exponent: -Self.minorUnitDigits(currency), significand: Decimal(amountCents.magnitude))
+    }
 
     /// For people to read: `USD 12,500.00`, `JPY 1,250`.
     public var formatted: String {
-        let zeroDecimal = Self.zeroDecimalCurrencies.contains(currency)
-        let major = zeroDecimal ? amountCents.magnitude : amountCents.magnitude / 100
-        var digits = String(major)
+        let digits = Self.minorUnitDigits(currency)
+        var scale: UInt64 = 1
+        for _ in 0..<digits { scale *= 10 }
+        var whole = String(amountCents.magnitude / scale)
         var grouped = ""
-        while digits.count > 3 {
-            grouped = "," + digits.suffix(3) + grouped
-            digits.removeLast(3)
+        while whole.count > 3 {
+            grouped = "," + whole.suffix(3) + grouped
+            whole.removeLast(3)
         }
-        let fraction = zeroDecimal ? "" : "." + String(format: "%02d", Int(amountCents.magnitude % 100))
-        return "\(currency.uppercased()) \(amountCents < 0 ? "-" : "")\(digits)\(grouped)\(fraction)"
+        let remainder = String(amountCents.magnitude % scale)
+        let fraction = digits == 0 ? "" : "." + String(repeating: "0", count: digits - remainder.count) + remainder
+        return "\(currency.uppercased()) \(amountCents < 0 ? "-" : "")\(whole)\(grouped)\(fraction)"
     }
 
     enum CodingKeys: String, CodingKey {

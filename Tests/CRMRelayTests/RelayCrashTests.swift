@@ -1,4 +1,3 @@
-@testable import CRMRelay
 import AsyncHTTPClient
 import Foundation
 import NIOCore
@@ -6,6 +5,8 @@ import Sandbox
 import ServiceKit
 import TestSupport
 import Testing
+
+@testable import CRMRelay
 
 extension RelayDeliveryTests {
     /// The relay is a real process killed with SIGKILL while deliveries are in flight: every accepted event still
@@ -42,9 +43,12 @@ extension RelayDeliveryTests {
                                 var request = HTTPClientRequest(url: relay.baseURL + "/api/crm/events/customer-registration")
                                 request.method = .POST
                                 request.headers.add(name: "Content-Type", value: "application/json")
-                                request.headers.add(name: IdentityTokens.headerName, value: try await tokens.mint(.service("website"), issuer: "test"))
+                                request.headers.add(
+                                    name: IdentityTokens.headerName,
+                                    value: try await tokens.mint(.service("website"), issuer: "test")
+                                )
                                 request.body = .bytes(ByteBuffer(string: RelayFixtures.registration(email: "crash\(index)@example.com")))
-                                let response = try await http.execute(request, timeout: .seconds(10))
+                                let response = try await http.execute(request, timeout: .seconds(60))
                                 let body = try await response.body.collect(upTo: 1 << 16)
                                 #expect(response.status == .accepted)
                                 return try JSONDecoder().decode(EventRoutes.Accepted.self, from: body).eventId

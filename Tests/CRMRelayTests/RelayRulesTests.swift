@@ -1,7 +1,8 @@
-@testable import CRMRelay
 import Foundation
 import ServiceKit
 import Testing
+
+@testable import CRMRelay
 
 @Suite struct EventValidationTests {
     static func json(_ text: String) throws -> JSONValue { try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)) }
@@ -23,8 +24,26 @@ import Testing
         #expect(
             fields == [
                 "repair.ticketNumber", "repair.customerEmail", "repair.priority", "repair.createdAt", "repair.estimatedCost",
+                "repair.photos[2]",
+            ]
+        )
+        #expect(
+            EventValidation.problems(in: body, kind: .repairRequest, strictPhotoURLs: true).map(\.field).suffix(2) == [
                 "repair.photos[1]", "repair.photos[2]",
             ]
+        )
+    }
+
+    @Test func theSeedsPlaceholderPhotosPassUnlessURLsAreRequired() throws {
+        let body = try Self.json(
+            """
+            {"repair": {"ticketNumber": "REV-1", "websiteRepairId": "r1", "customerEmail": "john@example.com", "customerName": "John Doe",
+             "deviceType": "laptop", "issueDescription": "screen", "createdAt": "2024-12-13T10:00:00Z", "photos": ["url1", "url2"]}}
+            """
+        )
+        #expect(EventValidation.problems(in: body, kind: .repairRequest).isEmpty)
+        #expect(
+            EventValidation.problems(in: body, kind: .repairRequest, strictPhotoURLs: true).map(\.field) == ["repair.photos[0]", "repair.photos[1]"]
         )
     }
 
@@ -33,7 +52,9 @@ import Testing
         #expect(EventValidation.problems(in: try Self.json("[1]"), kind: .customerRegistration).map(\.field) == ["body"])
         let long = String(repeating: "x", count: 101)
         let problems = EventValidation.problems(
-            in: try Self.json(#"{"customer": {"firstName": "\#(long)", "lastName": "L", "email": "a@b.co", "websiteUserId": "u", "registrationDate": "2026-11-01T10:00:00Z"}}"#),
+            in: try Self.json(
+                #"{"customer": {"firstName": "\#(long)", "lastName": "L", "email": "a@b.co", "websiteUserId": "u", "registrationDate": "2026-11-01T10:00:00Z"}}"#
+            ),
             kind: .customerRegistration
         )
         #expect(problems == [FieldProblem("customer.firstName", "must be at most 100 characters")])

@@ -45,19 +45,30 @@ import Testing
             let revenue = try h.json(try await h.sync("revenue", key: key.key))
             #expect(revenue["currency"]?.string == "usd")
             let transactions = revenue["recent_transactions"]?.items ?? []
-            #expect(transactions.contains { $0["user_id"]?.string == business.id && $0["amount"]?.int == 9_900 })
-            let breakdown = revenue["subscription_breakdown"]?.items ?? []
-            let businessTier = try #require(breakdown.first { $0["tier"]?.string == "business" })
-            #expect((businessTier["revenue"]?.int ?? 0) >= 9_900)
-            #expect(revenue["monthly_recurring_revenue"]?.int == breakdown.compactMap { $0["revenue"]?.int }.reduce(0, +))
-            #expect((revenue["total_revenue"]?.int ?? 0) >= 2_900 + 2_900 + 9_900)
+            #expect(transactions.contains { $0["user_id"]?.string == business.id && $0["amount_cents"]?.int == 9_900 && $0["amount"] == .number(99) })
+            let businessPlan = try #require(revenue["subscription_breakdown"]?["business"])
+            #expect((businessPlan["revenue_cents"]?.int ?? 0) >= 9_900)
+            #expect(businessPlan["revenue"] == .number(Decimal(businessPlan["revenue_cents"]?.int ?? 0) / 100))
+            let plans = try #require(revenue["subscription_breakdown"]?.fields)
+            #expect(Set(plans.keys).isSuperset(of: ["professional", "business", "enterprise"]), "every paid plan, zeros included")
+            #expect(revenue["monthly_recurring_revenue_cents"]?.int == plans.values.compactMap { $0["revenue_cents"]?.int }.reduce(0, +))
+            let revenueCents = revenue["total_revenue_cents"]?.int ?? 0
+            #expect(revenueCents >= 2_900 + 2_900 + 9_900)
+            #expect(revenue["subscription_revenue_cents"]?.int == revenueCents, "every payment here paid a subscription")
+            #expect(revenue["tripwire_revenue_cents"]?.int == 0 && revenue["tripwire_revenue"] == .number(0))
+
+            let listedReferrer = try #require(listed.first { $0["id"]?.string == referrer.id })
+            #expect(listedReferrer["role"]?.string == "reseller", "the seed's role is the partner level")
+            #expect((users["users_by_role"]?["reseller"]?.int ?? 0) >= 1)
 
             let commissions = try h.json(try await h.sync("commissions", key: key.key))
-            let performer = try #require(
-                (commissions["top_performers"]?.items ?? []).first { $0["username"]?.string == "\(referrer.id)@example.com" }
-            )
-            #expect(performer["total_commission"]?.int == 870)
+            let performer = try #require((commissions["top_performers"]?.items ?? []).first { $0["user_id"]?.string == referrer.id })
+            #expect(performer["username"]?.string == referrer.id, "the email's local part")
+            #expect(performer["total_commission_cents"]?.int == 870)
+            #expect(performer["total_commission"] == .number(Decimal(string: "8.7")!))
             #expect(performer["transaction_count"]?.int == 1)
+            #expect(commissions["commission_by_tier"]?["reseller"]?["total_cents"]?.int == 870)
+            #expect(commissions["commission_by_tier"]?["membership"]?["count"]?.int == 0)
             #expect(
                 (commissions["recent_commissions"]?.items ?? []).contains {
                     $0["referred_user_id"]?.string == referred.id && $0["rate_percent"]?.int == 30

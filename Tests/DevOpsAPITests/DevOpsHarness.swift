@@ -121,4 +121,9 @@ extension JSONValue {
         if case .array(let items) = self { return items }
         return []
     }
+
+    var fields: [String: JSONValue]? {
+        if case .object(let fields) = self { return fields }
+        return nil
+    }
 }

@@ -25,7 +25,32 @@ import Testing
             now: now,
             requireFreshTimestamp: false
         )
-        #expect(alert.severity == "high")
+        #expect(alert.severity == "high" && alert.level == .high)
+    }
+
+    @Test func bothSeverityVocabulariesLandOnOneOrderedScale() throws {
+        func level(_ word: String) throws -> AlertSeverity? {
+            try DevOpsEvent(
+                Self.json(#"{"event_type":"alert","severity":"\#(word)","message":"m","timestamp":"\#(stamp)"}"#),
+                now: now,
+                requireFreshTimestamp: false
+            ).level
+        }
+        #expect(
+            try ["info", "low", "warning", "medium", "error", "high", "critical", "Warning"].map(level) == [
+                .info, .low, .medium, .medium, .high, .high, .critical, .medium,
+            ]
+        )
+        #expect(AlertSeverity.info < .low && AlertSeverity.medium < .high && AlertSeverity.high < .critical)
+    }
+
+    @Test func aDeploymentWithoutEnvironmentWentToProductionAndExtraFieldsAreNoProblem() throws {
+        let deployment = try DevOpsEvent(
+            Self.json(#"{"event_type":"deployment","status":"success","version":"1.2.3","deployTime":45,"region":"eu","timestamp":"\#(stamp)"}"#),
+            now: now,
+            requireFreshTimestamp: true
+        )
+        #expect(deployment.environment == "production" && deployment.status == "success")
     }
 
     @Test func badEventsAreRefused() throws {

@@ -159,43 +159,8 @@ enum Mutations {
     }
 
     static func run(_ database: PostgresClient.Configuration) async throws {
-        try await TestSupport.withSandbox { sandbox, stripe in
-            let variables = TestSupport.serviceVariables.merging([
-                "STRIPE_API_BASE": stripe.baseURL,
-                "STRIPE_CONNECT_BASE": stripe.baseURL,
-                "STRIPE_PROFESSIONAL_PRICE_ID": "price_sandbox_professional",
-                "APP_URL": "https://app.example.com",
-                "CRM_WEBHOOK_URL": stripe.baseURL + "/crm/webhooks",
-                "CRM_API_KEY": sandbox.crm.apiKey,
-                "DEVOPS_WEBHOOK_SECRET": Self.devopsWebhookSecret,
-            ]) { $1 }
-            // billing-webhooks and stripe-sync start first: insights-usage reads plans and snapshots from them.
-            let providers = [BillingWebhooksService.self, StripeSyncService.self] as [any RevmeshService.Type]
-            var first: [ServiceApplication] = []
-            for service in providers {
-                first.append(try await service.buildApplication(try TestSupport.serviceConfiguration(environment: variables, database: database)))
-            }
-            try await withLiveApplications(first) { firstClients in
-                let urls = ["BILLING_WEBHOOKS_URL": firstClients[0].baseURL, "STRIPE_SYNC_URL": firstClients[1].baseURL]
-                var rest: [ServiceApplication] = []
-                for service in allServiceTypes where !providers.contains(where: { $0 == service }) {
-                    let environment = variables.merging(urls) { $1 }
-                    rest.append(
-                        try await service.buildApplication(try TestSupport.serviceConfiguration(environment: environment, database: database))
-                    )
-                }
-                try await withLiveApplications(rest) { restClients in
-                    let clients = firstClients + restClients
-                    var services: [String: String] = [:]
-                    for (descriptor, client) in zip(allServices, clients) { services[descriptor.name] = client.baseURL }
-                    try await TestSupport.withGateway(services: services) { gateway in
-                        try await Self.exercise(gateway, database: database)
-                        for client in clients + [gateway] {
-                            #expect(try await client.execute(uri: "/health", method: .get).status == .ok, "every process is still alive")
-                        }
-                    }
-                }
-            }
+        try await withWholeSystem(database: database, variables: ["DEVOPS_WEBHOOK_SECRET": Self.devopsWebhookSecret]) { system in
+            try await Self.exercise(system.gateway, database: database)
         }
     }
 

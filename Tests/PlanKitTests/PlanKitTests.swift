@@ -74,3 +74,43 @@ import Testing
         #expect(UsagePeriod(containing: period.end).start == period.end)
     }
 }
+
+@Suite struct MajorUnitsTests {
+    struct Field: Codable { var amount: Decimal }
+
+    static func wire(_ money: Money) throws -> String {
+        let json = String(decoding: try JSONEncoder().encode(Field(amount: money.majorUnits)), as: UTF8.self)
+        return String(json.dropFirst(#"{"amount":"#.count).dropLast())
+    }
+
+    /// What the seed's JavaScript clients do with the number: read it as a double, and back to cents with Math.round.
+    static func centsAsJavaScriptReadsThem(_ text: String) -> Int64? {
+        Double(text).map { Int64(($0 * 100).rounded()) }
+    }
+
+    @Test func amountsAreWrittenAsExactDecimalNumbers() throws {
+        #expect(try Self.wire(.usd(1_575_050)) == "15750.5")
+        #expect(try Self.wire(.usd(29_999)) == "299.99")
+        #expect(try Self.wire(.usd(100)) == "1")
+        #expect(try Self.wire(.usd(-5)) == "-0.05")
+        #expect(try Self.wire(.usd(0)) == "0")
+        #expect(try Self.wire(Money(cents: 1_250, currency: "jpy")) == "1250")
+        #expect(try Self.wire(Money(cents: 12_345, currency: "kwd")) == "12.345")
+        #expect(Money(cents: 12_345, currency: "kwd").formatted == "KWD 12.345")
+        #expect(Money(cents: 1_000_005, currency: "usd").formatted == "USD 10,000.05")
+    }
+
+    @Test func everyAmountUpToATrillionCentsRoundTrips() throws {
+        var random = SystemRandomNumberGenerator()
+        let edges: [Int64] = [1, 9, 10, 99, 101, 999_999_999_999, 1_000_000_000_000, 123_456_789_012, 100_000_000_001]
+        let samples = edges + (0..<20_000).map { _ in Int64.random(in: 0...1_000_000_000_000, using: &random) }
+        for cents in samples {
+            let text = try Self.wire(.usd(cents))
+            let decoded = try JSONDecoder().decode(Field.self, from: Data(#"{"amount":\#(text)}"#.utf8)).amount
+            #expect(NSDecimalNumber(decimal: decoded * 100).int64Value == cents, "\(cents) written as \(text)")
+            #expect(Self.centsAsJavaScriptReadsThem(text) == cents, "\(cents) written as \(text)")
+            let fraction = String(format: "%02d", cents % 100).replacing(/0+$/, with: "")
+            #expect(text == "\(cents / 100)" + (fraction.isEmpty ? "" : "." + fraction))
+        }
+    }
+}

@@ -3,11 +3,12 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import PostgresNIO
-@testable import RevioData
 import Sandbox
 import ServiceKit
 import TestSupport
 import Testing
+
+@testable import RevioData
 
 /// revio-data behind the real gateway.conf, reading the sandbox's Revio (1,000 customers). Serialized: the tests
 /// share the one cache row.
@@ -37,7 +38,9 @@ import Testing
         var customerListCalls: Int { sandbox.faults.requests.filter { $0.path == "/revio/customers" }.count }
     }
 
-    static func run(apiKey: String? = "revio_sandbox_key", timeout: Duration = .seconds(5), _ test: @Sendable (Harness) async throws -> Void) async throws {
+    static func run(apiKey: String? = "revio_sandbox_key", timeout: Duration = .seconds(5), _ test: @Sendable (Harness) async throws -> Void)
+        async throws
+    {
         try await TestSupport.withPostgres { client in
             try await RevioDataService.descriptor.migrationRunner.run(on: client, logger: TestSupport.logger)
             try await client.query("DELETE FROM revio.dataset_cache", logger: TestSupport.logger)
@@ -68,38 +71,45 @@ import Testing
             #expect(all.success && all.source == "live" && !all.stale)
             #expect(all.data.pagination.totalCustomers == 1_000)
 
-            // The expected numbers, computed here from the sandbox's records.
-            func ticketStatus(_ id: String) -> String {
+            // The expected numbers, computed here from the sandbox's records, in the seed's words.
+            func ticketStatus(_ id: String) -> String? {
                 let statuses = Set((revio.tickets[id] ?? []).map(\.status))
                 if statuses.contains("open") { return "open" }
-                if statuses.contains("pending") { return "pending" }
-                return statuses.isEmpty ? "no_tickets" : "resolved"
+                if statuses.contains("pending") { return "in_progress" }
+                return statuses.isEmpty ? nil : "resolved"
             }
-            let byTicket = Dictionary(grouping: revio.customers, by: { ticketStatus($0.id) }).mapValues(\.count)
+            var byTicket = Dictionary(grouping: revio.customers.compactMap { ticketStatus($0.id) }, by: { $0 }).mapValues(\.count)
+            for status in ["open", "in_progress", "resolved"] { byTicket[status, default: 0] += 0 }
             #expect(Dictionary(uniqueKeysWithValues: all.data.customersByTicket.map { ($0.status, $0.count) }) == byTicket)
 
-            let bySLA = Dictionary(grouping: revio.customers, by: { revio.slas[$0.id]?.tier ?? "standard" }).mapValues(\.count)
+            let sandboxSLA = ["platinum": "platinum", "gold": "gold", "silver": "silver", "bronze": "bronze", "standard": "silver"]
+            let bySLA = Dictionary(grouping: revio.customers, by: { revio.slas[$0.id].map { sandboxSLA[$0.tier]! } ?? "bronze" }).mapValues(\.count)
             #expect(Dictionary(uniqueKeysWithValues: all.data.customersBySLA.map { ($0.slaTier, $0.count) }) == bySLA)
 
-            func revenueTier(_ cents: Int64) -> String { cents >= 500_000 ? "enterprise" : cents >= 100_000 ? "mid-market" : "smb" }
+            func revenueTier(_ cents: Int64) -> String { cents >= 500_000 ? "enterprise" : cents >= 100_000 ? "mid_market" : "smb" }
             let byRevenue = Dictionary(grouping: revio.revenue, by: { revenueTier($0.monthlyRevenueCents) })
+            #expect(all.data.customersByRevenue.map(\.revenueTier) == ["enterprise", "mid_market", "smb"])
             for group in all.data.customersByRevenue {
-                #expect(group.count == byRevenue[group.revenueTier]?.count)
-                #expect(group.totalRevenue == byRevenue[group.revenueTier]?.reduce(0) { $0 + $1.monthlyRevenueCents })
+                #expect(group.count == byRevenue[group.revenueTier]?.count ?? 0)
+                let cents = byRevenue[group.revenueTier]?.reduce(0) { $0 + $1.monthlyRevenueCents } ?? 0
+                #expect(group.totalRevenueCents == cents)
+                #expect(group.totalRevenue * 100 == Decimal(cents))
                 #expect(group.customers.count == min(group.count, 200))
             }
 
-            let states = revio.customers.map { revio.subscriptions[$0.id]?.status }
-            #expect(all.data.subscriptions?.active == states.filter { $0 == "active" || $0 == "past_due" }.count)
-            #expect(all.data.subscriptions?.trial == states.filter { $0 == "trialing" }.count)
-            #expect(all.data.subscriptions?.churned == states.filter { $0 == "canceled" }.count)
+            let states = revio.customers.map { revio.subscriptions[$0.id]?.status ?? "active" }
+            #expect(all.data.subscriptions.active == states.filter { $0 == "active" || $0 == "past_due" }.count)
+            #expect(all.data.subscriptions.trial == states.filter { $0 == "trialing" }.count)
+            #expect(all.data.subscriptions.churned == 1_000 - all.data.subscriptions.active - all.data.subscriptions.trial)
 
-            let newest = revio.transactions.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }.prefix(50)
+            let shown = revio.transactions.filter { ["payment", "support_call", "plan_change"].contains($0.type) }
+            let newest = shown.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }.prefix(50)
             #expect(all.data.recentInteractions.map(\.timestamp) == newest.map(\.createdAt))
-            #expect(all.data.recentInteractions.map(\.amount) == newest.map(\.amountCents))
+            #expect(all.data.recentInteractions.map(\.amountCents) == newest.map { $0.type == "support_call" ? nil : $0.amountCents })
 
             let onlySLA = try await h.dashboard(#"{"dataType": "customers_by_sla"}"#)
-            #expect(onlySLA.data.customersByTicket.isEmpty && onlySLA.data.customersByRevenue.isEmpty && onlySLA.data.subscriptions == nil)
+            #expect(onlySLA.data.customersByTicket.isEmpty && onlySLA.data.customersByRevenue.isEmpty)
+            #expect(onlySLA.data.subscriptions == RevioGrouping.SubscriptionCounts())
             #expect(onlySLA.data.customersBySLA.map(\.count) == all.data.customersBySLA.map(\.count))
             #expect(h.customerListCalls == 5, "1,000 customers in pages of 200, fetched once for both requests")
         }
@@ -177,7 +187,9 @@ import Testing
             #expect(audit.status == .ok)
             #expect(String(buffer: audit.body).contains(#""source":"demo""#))
             let user = try await TestSupport.userToken("not-an-admin")
-            #expect(try await h.gateway.execute(uri: "/api/revio/audit", method: .get, headers: [.authorization: "Bearer \(user)"]).status == .forbidden)
+            #expect(
+                try await h.gateway.execute(uri: "/api/revio/audit", method: .get, headers: [.authorization: "Bearer \(user)"]).status == .forbidden
+            )
         }
     }
 }

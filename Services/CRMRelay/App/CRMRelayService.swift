@@ -19,7 +19,7 @@ public enum CRMRelayService: RevmeshService {
         var app = await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
             let relay = RelayWorker(settings: settings, postgres: environment.postgres, http: http, logger: environment.logger)
             worker = relay
-            EventRoutes(postgres: environment.postgres).addRoutes(to: router)
+            EventRoutes(postgres: environment.postgres, strictPhotoURLs: settings.strictPhotoURLs).addRoutes(to: router)
             IntegrationRoutes(postgres: environment.postgres, http: http, settings: settings, worker: relay).addRoutes(to: router)
         }
         // The worker stops before the client it delivers with is shut down.

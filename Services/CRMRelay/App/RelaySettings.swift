@@ -15,6 +15,8 @@ public struct RelaySettings: Sendable {
     public var pollInterval: Duration = .milliseconds(500)
     /// Deliveries in flight at once per process; 0 runs the API alone.
     public var concurrency = 8
+    /// Refuse photos that are not http(s) URLs (`CRM_STRICT_PHOTO_URLS=true`); by default the CRM judges them.
+    public var strictPhotoURLs = false
 
     public init(webhookURL: String?, apiKey: String?) {
         self.webhookURL = webhookURL
@@ -35,7 +37,9 @@ public struct RelaySettings: Sendable {
         let url = try environment.optional("CRM_WEBHOOK_URL").map { _ in try environment.url("CRM_WEBHOOK_URL", default: "") }
         var settings = RelaySettings(
             webhookURL: url,
-            apiKey: url == nil ? environment.optional("CRM_API_KEY") : try environment.required("CRM_API_KEY", expecting: "the CRM's API key, sent as a Bearer token")
+            apiKey: url == nil
+                ? environment.optional("CRM_API_KEY")
+                : try environment.required("CRM_API_KEY", expecting: "the CRM's API key, sent as a Bearer token")
         )
         settings.timeout = .seconds(try environment.integer("CRM_TIMEOUT_SECONDS", default: 10, in: 1...120))
         settings.schedule.maxRetries = try environment.integer("CRM_MAX_RETRIES", default: 3, in: 0...20)
@@ -46,6 +50,7 @@ public struct RelaySettings: Sendable {
         settings.lease = .seconds(try environment.integer("CRM_LEASE_SECONDS", default: 30, in: 1...3_600))
         settings.pollInterval = .milliseconds(try environment.integer("CRM_POLL_MS", default: 500, in: 10...60_000))
         settings.concurrency = try environment.integer("CRM_WORKER_CONCURRENCY", default: 8, in: 0...256)
+        settings.strictPhotoURLs = environment.optional("CRM_STRICT_PHOTO_URLS") == "true"
         return settings
     }
 }

@@ -72,5 +72,18 @@ enum DevOpsMigrations {
                 "CREATE INDEX webhook_signatures_expiry ON devops.webhook_signatures (expires_at)",
             ]
         ),
+        Migration(
+            3,
+            "alert severities on one ordered scale (0 info to 4 critical), whichever word the module used",
+            [
+                "ALTER TABLE devops.events ADD COLUMN severity_level smallint CHECK (severity_level BETWEEN 0 AND 4)",
+                """
+                UPDATE devops.events SET severity_level = CASE lower(severity)
+                    WHEN 'info' THEN 0 WHEN 'low' THEN 1 WHEN 'warning' THEN 2 WHEN 'medium' THEN 2
+                    WHEN 'error' THEN 3 WHEN 'high' THEN 3 WHEN 'critical' THEN 4 END
+                WHERE event_type = 'alert'
+                """,
+            ]
+        ),
     ]
 }

@@ -23,7 +23,7 @@ public enum RevioDataService: RevmeshService {
                 return client
             }
             let provider = DatasetProvider(postgres: environment.postgres, client: client, settings: settings, logger: environment.logger)
-            RevioRoutes(postgres: environment.postgres, provider: provider).addRoutes(to: router)
+            RevioRoutes(postgres: environment.postgres, provider: provider, settings: settings).addRoutes(to: router)
         }
     }
 }

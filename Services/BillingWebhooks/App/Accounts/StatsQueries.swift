@@ -26,7 +26,9 @@ enum StatsQueries {
             var active = 0
             for try await (role, isActive, count) in try await connection.query(
                 """
-                SELECT role, COALESCE(last_seen_at > now() - interval '30 days', false), count(*)::int FROM billing.user_profiles GROUP BY 1, 2
+                SELECT CASE WHEN role = 'admin' THEN 'admin' ELSE partner_level END, COALESCE(last_seen_at > now() - interval '30 days', false),
+                    count(*)::int
+                FROM billing.user_profiles GROUP BY 1, 2
                 """,
                 logger: logger
             ).decode((String, Bool, Int).self) {
@@ -61,7 +63,8 @@ enum StatsQueries {
                 """,
                 logger: logger
             )
-            for try await (tier, currency, amount, quantity, interval, count) in subscriptions.decode((String, String, Int64, Int, String?, Int).self) {
+            for try await (tier, currency, amount, quantity, interval, count) in subscriptions.decode((String, String, Int64, Int, String?, Int).self)
+            {
                 let key = "\(tier)/\(currency)"
                 let monthly = MonthlyRecurring.amount(unitAmountCents: amount, quantity: quantity, interval: interval ?? "", intervalCount: count)
                 var entry = revenue[key] ?? (Tier(rawValue: tier) ?? .starter, currency, 0, 0)

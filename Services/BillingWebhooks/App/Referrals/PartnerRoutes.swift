@@ -46,7 +46,14 @@ struct PartnerRoutes {
     }
 
     static func commissions(currency: String, postgres: PostgresClient, logger: Logger) async throws -> CommissionReport {
-        var report = CommissionReport(currency: currency, totalCommissions: 0, totalTransactions: 0, topPerformers: [], commissionByTier: [], recentCommissions: [])
+        var report = CommissionReport(
+            currency: currency,
+            totalCommissions: 0,
+            totalTransactions: 0,
+            topPerformers: [],
+            commissionByLevel: [],
+            recentCommissions: []
+        )
         for try await (total, count) in try await postgres.query(
             "SELECT COALESCE(sum(commission_cents), 0)::bigint, count(*)::int FROM billing.commissions WHERE currency = \(currency)",
             logger: logger
@@ -56,7 +63,7 @@ struct PartnerRoutes {
         }
         for try await (id, name, total, count) in try await postgres.query(
             """
-            SELECT c.referrer_id, COALESCE(p.email, c.referrer_id), sum(c.commission_cents)::bigint, count(*)::int
+            SELECT c.referrer_id, \(unescaped: Self.username("p")), sum(c.commission_cents)::bigint, count(*)::int
             FROM billing.commissions c JOIN billing.user_profiles p ON p.user_id = c.referrer_id
             WHERE c.currency = \(currency) GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT 10
             """,
@@ -64,14 +71,14 @@ struct PartnerRoutes {
         ).decode((String, String, Int64, Int).self) {
             report.topPerformers.append(.init(userId: id, username: name, totalCommission: total, transactionCount: count))
         }
-        for try await (tier, total, count) in try await postgres.query(
+        for try await (level, total, count) in try await postgres.query(
             """
-            SELECT referred_tier, sum(commission_cents)::bigint, count(*)::int FROM billing.commissions
+            SELECT partner_level, sum(commission_cents)::bigint, count(*)::int FROM billing.commissions
             WHERE currency = \(currency) GROUP BY 1 ORDER BY 1
             """,
             logger: logger
         ).decode((String, Int64, Int).self) {
-            report.commissionByTier.append(.init(tier: tier, totalCommission: total, transactionCount: count))
+            report.commissionByLevel.append(.init(level: level, totalCommission: total, transactionCount: count))
         }
         for try await row in try await postgres.query(
             """
@@ -81,10 +88,24 @@ struct PartnerRoutes {
             logger: logger
         ).decode((String, String, String, Int64, Int, Int64, String, Date).self) {
             report.recentCommissions.append(
-                .init(invoiceId: row.0, referrerId: row.1, referredUserId: row.2, paymentCents: row.3, ratePercent: row.4, commissionCents: row.5, currency: row.6, createdAt: row.7)
+                .init(
+                    invoiceId: row.0,
+                    referrerId: row.1,
+                    referredUserId: row.2,
+                    paymentCents: row.3,
+                    ratePercent: row.4,
+                    commissionCents: row.5,
+                    currency: row.6,
+                    createdAt: row.7
+                )
             )
         }
         return report
+    }
+
+    /// A profile's username in SQL: its email's local part, else its id (profiles keep no display name).
+    static func username(_ profile: String) -> String {
+        "COALESCE(NULLIF(split_part(\(profile).email, '@', 1), ''), \(profile).user_id)"
     }
 
     static func users(page: Int, perPage: Int, postgres: PostgresClient, logger: Logger) async throws -> UserPage {
@@ -94,13 +115,26 @@ struct PartnerRoutes {
         }
         for try await row in try await postgres.query(
             """
-            SELECT user_id, email, role, subscription_tier, subscription_status, COALESCE(last_seen_at > now() - interval '30 days', false),
-                created_at, last_seen_at
-            FROM billing.user_profiles ORDER BY created_at, user_id LIMIT \(perPage) OFFSET \((page - 1) * perPage)
+            SELECT user_id, email, \(unescaped: Self.username("p")), role, partner_level, subscription_tier, subscription_status,
+                COALESCE(last_seen_at > now() - interval '30 days', false), created_at, last_seen_at
+            FROM billing.user_profiles p ORDER BY created_at, user_id LIMIT \(perPage) OFFSET \((page - 1) * perPage)
             """,
             logger: logger
-        ).decode((String, String?, String, String, String, Bool, Date, Date?).self) {
-            result.users.append(.init(id: row.0, email: row.1, role: row.2, tier: row.3, subscriptionStatus: row.4, active: row.5, createdAt: row.6, lastSeenAt: row.7))
+        ).decode((String, String?, String, String, String, String, String, Bool, Date, Date?).self) {
+            result.users.append(
+                .init(
+                    id: row.0,
+                    email: row.1,
+                    username: row.2,
+                    role: row.3,
+                    partnerLevel: row.4,
+                    tier: row.5,
+                    subscriptionStatus: row.6,
+                    active: row.7,
+                    createdAt: row.8,
+                    lastSeenAt: row.9
+                )
+            )
         }
         return result
     }

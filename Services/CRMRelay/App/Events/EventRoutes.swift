@@ -7,6 +7,7 @@ import ServiceKit
 /// `POST /api/crm/events/customer-registration` and `/repair-request`: validate, write to the outbox, answer 202.
 struct EventRoutes {
     let postgres: PostgresClient
+    let strictPhotoURLs: Bool
 
     struct Accepted: ResponseCodable, Equatable {
         /// Lowercase, as the CRM receives it in `X-Event-Id`.
@@ -32,7 +33,7 @@ struct EventRoutes {
         } catch {
             throw APIError.badRequest("invalid_json", "the body is not valid JSON")
         }
-        let problems = EventValidation.problems(in: json, kind: kind)
+        let problems = EventValidation.problems(in: json, kind: kind, strictPhotoURLs: strictPhotoURLs)
         guard problems.isEmpty else { throw APIError.invalidPayload(problems) }
         if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.count > 200 {
             throw APIError.badRequest("invalid_idempotency_key", "Idempotency-Key must be 1 to 200 characters")

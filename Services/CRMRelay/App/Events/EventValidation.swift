@@ -9,9 +9,11 @@ public enum CRMEventKind: String, Codable, Sendable, CaseIterable {
 
 /// Checks an event body against the seed's payloads and names every problem at once. No I/O.
 enum EventValidation {
-    static func problems(in body: JSONValue, kind: CRMEventKind) -> [FieldProblem] {
+    /// Photos must be strings; only with `strictPhotoURLs` (`CRM_STRICT_PHOTO_URLS=true`) must they be http(s) URLs,
+    /// since the seed's own example sends placeholders (`["url1", "url2"]`) and the CRM checks them itself.
+    static func problems(in body: JSONValue, kind: CRMEventKind, strictPhotoURLs: Bool = false) -> [FieldProblem] {
         guard case .object(let body) = body else { return [FieldProblem("body", "must be a JSON object")] }
-        var check = Checker()
+        var check = Checker(strictPhotoURLs: strictPhotoURLs)
         switch kind {
         case .customerRegistration:
             check.customer(body["customer"], at: "customer", required: true)
@@ -24,6 +26,7 @@ enum EventValidation {
     }
 
     private struct Checker {
+        let strictPhotoURLs: Bool
         var problems: [FieldProblem] = []
 
         mutating func customer(_ value: JSONValue?, at path: String, required: Bool) {
@@ -116,11 +119,15 @@ enum EventValidation {
 
         mutating func photos(_ value: JSONValue?, at path: String) {
             guard let value, !value.isNull else { return }
-            guard case .array(let photos) = value else { return problems.append(FieldProblem(path, "must be an array of URLs")) }
+            guard case .array(let photos) = value else { return problems.append(FieldProblem(path, "must be an array of strings")) }
             if photos.count > 20 { problems.append(FieldProblem(path, "must have at most 20 photos")) }
             for (index, photo) in photos.enumerated() {
-                let url = photo.string.flatMap { $0.count <= 2_048 ? URL(string: $0) : nil }
-                if url.map({ ["http", "https"].contains($0.scheme ?? "") && $0.host != nil }) != true {
+                guard let text = photo.string, !text.isEmpty, text.count <= 2_048 else {
+                    problems.append(FieldProblem("\(path)[\(index)]", "must be a string of 1 to 2048 characters"))
+                    continue
+                }
+                guard strictPhotoURLs else { continue }
+                if URL(string: text).map({ ["http", "https"].contains($0.scheme ?? "") && $0.host != nil }) != true {
                     problems.append(FieldProblem("\(path)[\(index)]", "must be an http(s) URL"))
                 }
             }
@@ -128,7 +135,9 @@ enum EventValidation {
 
         static func isEmail(_ text: String) -> Bool {
             let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix(".") else { return false }
+            guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."), !parts[1].hasSuffix(".") else {
+                return false
+            }
             return !text.contains { $0.isWhitespace }
         }
 

@@ -41,7 +41,9 @@ final class StatusRoutes: Sendable {
         }
         struct Alert: Codable {
             var id: Int64
+            /// As the module sent it, and on the one scale (`info` … `critical`) the page sorts by.
             var severity: String?
+            var level: String?
             var message: String?
             var occurredAt: Date
         }
@@ -84,11 +86,14 @@ final class StatusRoutes: Sendable {
         var alerts: [Status.Alert] = []
         for try await row in try await postgres.query(
             """
-            SELECT id, severity, message, occurred_at FROM devops.events WHERE event_type = 'alert' AND resolved_at IS NULL
-            ORDER BY occurred_at DESC LIMIT 50
+            SELECT id, severity, severity_level, message, occurred_at FROM devops.events WHERE event_type = 'alert' AND resolved_at IS NULL
+            ORDER BY severity_level DESC NULLS LAST, occurred_at DESC LIMIT 50
             """,
             logger: context.logger
-        ).decode((Int64, String?, String?, Date).self) { alerts.append(.init(id: row.0, severity: row.1, message: row.2, occurredAt: row.3)) }
+        ).decode((Int64, String?, Int16?, String?, Date).self) {
+            let level = row.2.flatMap { AlertSeverity(rawValue: Int($0)) }
+            alerts.append(.init(id: row.0, severity: row.1, level: level?.name, message: row.3, occurredAt: row.4))
+        }
         let traffic = await readTraffic(context: context)
         return Status(
             connection: .init(activeKeys: keys.filter { $0.status == "active" }.count, keys: keys, endpoints: endpoints, lastWebhookAt: lastWebhook),

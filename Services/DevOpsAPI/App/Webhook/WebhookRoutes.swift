@@ -53,9 +53,11 @@ struct WebhookRoutes {
             var id: Int64 = 0
             for try await value in try await connection.query(
                 """
-                INSERT INTO devops.events (event_type, key_id, environment, version, status, severity, message, payload, occurred_at)
+                INSERT INTO devops.events
+                    (event_type, key_id, environment, version, status, severity, severity_level, message, payload, occurred_at)
                 VALUES (\(event.type), \(keyID), \(event.environment), \(event.version), \(event.status),
-                    \(event.severity), \(event.message), \(String(decoding: body, as: UTF8.self))::jsonb, \(event.timestamp))
+                    \(event.severity), \(event.level.map { Int16($0.rawValue) }), \(event.message), \(String(decoding: body, as: UTF8.self))::jsonb,
+                    \(event.timestamp))
                 RETURNING id
                 """,
                 logger: logger
@@ -90,17 +92,39 @@ struct WebhookRoutes {
     }
 }
 
-/// A deployment or alert event, checked field by field. No I/O.
+/// How serious an alert is, on one ordered scale that both vocabularies the DevOps module uses map onto.
+enum AlertSeverity: Int, Comparable, CaseIterable, Sendable {
+    case info, low, medium, high, critical
+
+    /// The seed's words (`info`, `warning`, `error`, `critical`) and the older ones (`low`, `medium`, `high`).
+    static let vocabulary: [String: AlertSeverity] = [
+        "info": .info, "low": .low, "warning": .medium, "medium": .medium, "error": .high, "high": .high, "critical": .critical,
+    ]
+
+    init?(_ word: String) {
+        guard let severity = Self.vocabulary[word.lowercased()] else { return nil }
+        self = severity
+    }
+
+    var name: String { String(describing: self) }
+
+    static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// A deployment or alert event, checked field by field. Fields the module sends beyond these are kept in the stored
+/// body, never refused. No I/O.
 struct DevOpsEvent: Equatable {
     var type: String
     var environment: String?
     var version: String?
     var status: String?
     var severity: String?
+    var level: AlertSeverity?
     var message: String?
     var timestamp: Date
 
-    static let severities = ["critical", "high", "medium", "low", "info"]
+    /// A deployment that names no environment went to production, as the seed's first example does.
+    static let defaultEnvironment = "production"
 
     init(_ json: JSONValue, now: Date, requireFreshTimestamp: Bool) throws {
         guard case .object = json else { throw APIError.invalidPayload([FieldProblem("body", "must be a JSON object")]) }
@@ -119,14 +143,17 @@ struct DevOpsEvent: Equatable {
         timestamp = parsed ?? now
         switch type {
         case "deployment":
-            environment = text("environment", required: true, max: 100)
+            environment = text("environment", required: false, max: 100) ?? Self.defaultEnvironment
             version = text("version", required: true, max: 100)
             status = text("status", required: true, max: 50)
-            _ = text("deployTime", required: false, max: 50)
         case "alert":
             severity = text("severity", required: true, max: 20)
-            if let severity, !Self.severities.contains(severity) {
-                problems.append(FieldProblem("severity", "must be one of \(Self.severities.joined(separator: ", "))"))
+            if let severity {
+                level = AlertSeverity(severity)
+                if level == nil {
+                    let words = AlertSeverity.vocabulary.keys.sorted { (AlertSeverity.vocabulary[$0]!, $0) < (AlertSeverity.vocabulary[$1]!, $1) }
+                    problems.append(FieldProblem("severity", "must be one of \(words.joined(separator: ", "))"))
+                }
             }
             message = text("message", required: true, max: 2_000)
         default:

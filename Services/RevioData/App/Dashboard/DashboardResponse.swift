@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PlanKit
 
 /// What the dashboard asks for in `{"dataType"}`.
 public enum RevioDataType: String, Codable, Sendable, CaseIterable {
@@ -12,8 +13,10 @@ public enum RevioDataType: String, Codable, Sendable, CaseIterable {
 }
 
 /// The seed's response: `{success, message?, data: {…}, source, fetched_at, stale}`. Parts that were not asked for
-/// are empty (`subscriptions` is null); groups list one page of customers and `count` is the whole group's size.
-struct DashboardResponse: ResponseEncodable, Decodable, Equatable {
+/// are empty arrays, and `subscriptions` zeros, never null (the seed's hook reads `data?.subscriptions.active`).
+/// Every group the seed names is present, empty ones included; groups list one page of customers and `count` is the
+/// whole group's size.
+struct DashboardResponse: ResponseEncodable, Codable {
     struct TicketGroup: Codable, Equatable {
         var status: String
         var count: Int
@@ -31,13 +34,16 @@ struct DashboardResponse: ResponseEncodable, Decodable, Equatable {
     struct RevenueGroup: Codable, Equatable {
         var revenueTier: String
         var count: Int
-        /// Monthly revenue of the whole group, in cents.
-        var totalRevenue: Int64
+        /// Monthly revenue of the group's customers in `currency`, in major units, with the cents beside it.
+        var totalRevenue: Decimal
+        var totalRevenueCents: Int64
+        var currency: String
         var customers: [RevioCustomer]
         enum CodingKeys: String, CodingKey {
-            case count, customers
+            case count, customers, currency
             case revenueTier = "revenue_tier"
             case totalRevenue = "total_revenue"
+            case totalRevenueCents = "total_revenue_cents"
         }
     }
     struct Pagination: Codable, Equatable {
@@ -54,7 +60,7 @@ struct DashboardResponse: ResponseEncodable, Decodable, Equatable {
         var customersByTicket: [TicketGroup] = []
         var customersBySLA: [SLAGroup] = []
         var customersByRevenue: [RevenueGroup] = []
-        var subscriptions: RevioGrouping.SubscriptionCounts?
+        var subscriptions = RevioGrouping.SubscriptionCounts()
         var recentInteractions: [RevioInteraction] = []
         var pagination: Pagination
 
@@ -64,16 +70,6 @@ struct DashboardResponse: ResponseEncodable, Decodable, Equatable {
             case customersBySLA = "customers_by_sla"
             case customersByRevenue = "customers_by_revenue"
             case recentInteractions = "recent_interactions"
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(customersByTicket, forKey: .customersByTicket)
-            try container.encode(customersBySLA, forKey: .customersBySLA)
-            try container.encode(customersByRevenue, forKey: .customersByRevenue)
-            try container.encode(subscriptions, forKey: .subscriptions)
-            try container.encode(recentInteractions, forKey: .recentInteractions)
-            try container.encode(pagination, forKey: .pagination)
         }
     }
 
@@ -90,33 +86,46 @@ struct DashboardResponse: ResponseEncodable, Decodable, Equatable {
     }
 
     /// Builds the requested part of the response from a data set. No I/O.
-    static func build(_ fetched: FetchedDataset, dataType: RevioDataType, page: Int, perPage: Int) -> DashboardResponse {
+    static func build(_ fetched: FetchedDataset, dataType: RevioDataType, page: Int, perPage: Int, currency: String) -> DashboardResponse {
         let customers = fetched.dataset.customers
         func slice(_ group: [RevioCustomer]) -> [RevioCustomer] {
             Array(group.dropFirst((page - 1) * perPage).prefix(perPage))
         }
         var data = Payload(pagination: Pagination(page: page, perPage: perPage, totalCustomers: customers.count))
         if dataType == .all || dataType == .customersByTicket {
-            data.customersByTicket = RevioGrouping.group(customers, by: \.ticketStatus, order: RevioGrouping.ticketOrder)
+            data.customersByTicket = RevioGrouping.group(customers, by: \.ticketStatus, keys: RevioMapping.ticketStatuses)
                 .map { TicketGroup(status: $0.key, count: $0.customers.count, customers: slice($0.customers)) }
         }
         if dataType == .all || dataType == .customersBySLA {
-            data.customersBySLA = RevioGrouping.group(customers, by: \.slaTier, order: RevioGrouping.slaOrder)
+            data.customersBySLA = RevioGrouping.group(customers, by: \.slaTier, keys: RevioMapping.seedSLATiers)
                 .map { SLAGroup(slaTier: $0.key, count: $0.customers.count, customers: slice($0.customers)) }
         }
         if dataType == .all || dataType == .customersByRevenue {
-            data.customersByRevenue = RevioGrouping.group(customers, by: \.revenueTier, order: RevioGrouping.revenueOrder)
-                .map {
-                    RevenueGroup(
-                        revenueTier: $0.key,
-                        count: $0.customers.count,
-                        totalRevenue: $0.customers.reduce(0) { $0 + $1.monthlyRevenue },
-                        customers: slice($0.customers)
+            data.customersByRevenue = RevioGrouping.group(customers, by: \.revenueTier, keys: RevioMapping.revenueTiers)
+                .map { group in
+                    let total = Money(
+                        cents: group.customers.filter { $0.currency == currency }.reduce(0) { $0 + $1.monthlyRevenueCents },
+                        currency: currency
+                    )
+                    return RevenueGroup(
+                        revenueTier: group.key,
+                        count: group.customers.count,
+                        totalRevenue: total.majorUnits,
+                        totalRevenueCents: total.amountCents,
+                        currency: currency,
+                        customers: slice(group.customers)
                     )
                 }
         }
         if dataType == .all || dataType == .subscriptions { data.subscriptions = RevioGrouping.subscriptionCounts(customers) }
         if dataType == .all || dataType == .recentInteractions { data.recentInteractions = fetched.dataset.interactions }
-        return DashboardResponse(success: true, message: fetched.message, data: data, source: fetched.source, fetchedAt: fetched.fetchedAt, stale: fetched.stale)
+        return DashboardResponse(
+            success: true,
+            message: fetched.message,
+            data: data,
+            source: fetched.source,
+            fetchedAt: fetched.fetchedAt,
+            stale: fetched.stale
+        )
     }
 }

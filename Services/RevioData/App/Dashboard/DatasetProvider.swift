@@ -15,14 +15,15 @@ struct FetchedDataset: Sendable {
 /// Serves the Revio data set from the Postgres cache while it is fresh; refreshes it with one upstream fetch however
 /// many requests (and replicas) ask at once; serves the last good data, marked stale, when Revio fails.
 actor DatasetProvider {
-    static let cacheKey = "all"
+    /// Named for the cached record's format: a format change starts a new entry instead of misreading the old one.
+    static let cacheKey = "dataset-v2"
     let postgres: PostgresClient
     let client: RevioClient?
     let settings: RevioSettings
     let logger: Logger
     private var decoded: (fetchedAt: Date, dataset: RevioDataset)?
     private var refresh: Task<FetchedDataset, any Error>?
-    private lazy var demo = DemoData.dataset(thresholds: settings.thresholds)
+    private lazy var demo = DemoData.dataset(mapping: settings.mapping)
 
     init(postgres: PostgresClient, client: RevioClient?, settings: RevioSettings, logger: Logger) {
         self.postgres = postgres
@@ -82,7 +83,7 @@ actor DatasetProvider {
         if let cachedAt = try await cacheTime(on: connection), Date().timeIntervalSince(cachedAt) < settings.cacheTTL.inSeconds {
             return (try await load(cachedAt), cachedAt)
         }
-        let dataset = try await client.fetchDataset(thresholds: settings.thresholds)
+        let dataset = try await client.fetchDataset(mapping: settings.mapping)
         let json = String(decoding: try JSONEncoder().encode(dataset), as: UTF8.self)
         let rows = try await connection.query(
             """

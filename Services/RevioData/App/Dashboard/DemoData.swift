@@ -3,12 +3,12 @@ import ServiceKit
 
 /// The demo data set served without `REVIO_API_KEY`: the same records every time, through the same grouping.
 enum DemoData {
-    static func dataset(customers count: Int = 120, thresholds: RevenueTierThresholds) -> RevioDataset {
+    static func dataset(customers count: Int = 120, mapping: RevioMapping) -> RevioDataset {
         var random = SeededRandom(seed: 20_240_601)
         let firstNames = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne", "Wonka", "Tyrell", "Cyberdyne", "Soylent"]
         let suffixes = ["Labs", "Systems", "Industries", "Partners", "Group", "Networks", "Health", "Logistics"]
         let ticketStatuses = ["open", "pending", "resolved", "closed"]
-        let slaTiers = ["platinum", "gold", "silver", "standard"]
+        let slaTiers = ["platinum", "gold", "silver", "bronze", "standard"]
         let subscriptionStates = ["active", "active", "active", "trialing", "canceled"]
         var names: [String: String] = [:]
         var details: [(RevioRecords.CustomerDetail, RevioRecords.CustomerRevenue)] = []
@@ -21,12 +21,27 @@ enum DemoData {
             details.append(
                 (
                     RevioRecords.CustomerDetail(
-                        customer: .init(id: id, name: name, email: "billing@customer\(index + 1).example", company: name, status: "active", createdAt: "2025-0\(1 + random.next(9))-1\(random.next(10))T09:00:00Z"),
+                        customer: .init(
+                            id: id,
+                            name: name,
+                            email: "billing@customer\(index + 1).example",
+                            company: name,
+                            status: "active",
+                            createdAt: "2025-0\(1 + random.next(9))-1\(random.next(10))T09:00:00Z"
+                        ),
                         tickets: tickets,
-                        subscription: .init(status: subscriptionStates[random.next(subscriptionStates.count)], plan: monthly >= 150_000 ? "business" : "starter"),
+                        subscription: .init(
+                            status: subscriptionStates[random.next(subscriptionStates.count)],
+                            plan: monthly >= 150_000 ? "business" : "starter"
+                        ),
                         sla: .init(tier: slaTiers[random.next(slaTiers.count)])
                     ),
-                    RevioRecords.CustomerRevenue(customerID: id, monthlyRevenueCents: monthly, totalRevenueCents: monthly * Int64(1 + random.next(24)), currency: "usd")
+                    RevioRecords.CustomerRevenue(
+                        customerID: id,
+                        monthlyRevenueCents: monthly,
+                        totalRevenueCents: monthly * Int64(1 + random.next(24)),
+                        currency: "usd"
+                    )
                 )
             )
         }
@@ -43,7 +58,7 @@ enum DemoData {
             )
         }
         return RevioDataset(
-            customers: details.map { RevioGrouping.customer($0.0, revenue: $0.1, thresholds: thresholds) },
+            customers: details.map { RevioGrouping.customer($0.0, revenue: $0.1, mapping: mapping) },
             interactions: RevioGrouping.recentInteractions(transactions, names: names)
         )
     }

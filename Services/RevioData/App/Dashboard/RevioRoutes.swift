@@ -7,6 +7,7 @@ import ServiceKit
 struct RevioRoutes {
     let postgres: PostgresClient
     let provider: DatasetProvider
+    let settings: RevioSettings
 
     struct DashboardRequest: Decodable {
         var dataType: String?
@@ -44,7 +45,7 @@ struct RevioRoutes {
                 """,
                 logger: context.logger
             )
-            return DashboardResponse.build(fetched, dataType: dataType, page: page, perPage: perPage)
+            return DashboardResponse.build(fetched, dataType: dataType, page: page, perPage: perPage, currency: settings.reportingCurrency)
         }
         router.get("/api/revio/audit") { request, context -> Audit in
             _ = try context.requireAdmin()

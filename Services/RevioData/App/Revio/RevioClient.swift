@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import ServiceKit
+import Synchronization
 
 /// Revio answered with an error, or not at all, after the retries.
 struct RevioUnavailable: Error, CustomStringConvertible {
@@ -21,8 +22,19 @@ struct RevioClient: Sendable {
     var concurrency = 8
     var pageSize = 200
     let logger: Logger
+    /// SLA names already reported as unknown, so each is logged once however often the data is refreshed.
+    let reportedSLATiers = ReportedNames()
 
     private struct NotFound: Error {}
+
+    func reportUnknownSLATiers(_ names: [String]) {
+        for name in reportedSLATiers.firstSightings(names.map { $0.lowercased() }).sorted() {
+            logger.warning(
+                "Revio SLA tier is in no table; shown as \(RevioMapping.fallbackSLATier) (map it with REVIO_SLA_TIERS)",
+                metadata: ["sla_tier": .string(name)]
+            )
+        }
+    }
 
     func get<Value: Decodable>(_ path: String, as type: Value.Type = Value.self) async throws -> Value {
         var request = HTTPClientRequest(url: baseURL + path)
@@ -72,10 +84,14 @@ struct RevioClient: Sendable {
         do { return try await get(path, as: type) } catch is NotFound { return nil }
     }
 
-    /// Every customer with tickets, subscription and SLA, revenue per customer and the latest transactions.
-    func fetchDataset(thresholds: RevenueTierThresholds) async throws -> RevioDataset {
+    /// Every customer with tickets, subscription and SLA, revenue per customer and the latest transactions (four times
+    /// as many as are shown, since kinds the dashboard does not show are left out).
+    func fetchDataset(mapping: RevioMapping) async throws -> RevioDataset {
         async let revenue = get("/analytics/revenue", as: RevioRecords.Revenue.self)
-        async let transactions = get("/transactions?limit=\(RevioGrouping.interactionLimit)", as: RevioRecords.List<RevioRecords.Transaction>.self)
+        async let transactions = get(
+            "/transactions?limit=\(RevioGrouping.interactionLimit * 4)",
+            as: RevioRecords.List<RevioRecords.Transaction>.self
+        )
         var customers: [RevioRecords.Customer] = []
         var page = 1
         while true {
@@ -87,8 +103,9 @@ struct RevioClient: Sendable {
         let details = try await fetchDetails(customers)
         let revenueByCustomer = Dictionary(try await revenue.customers.map { ($0.customerID, $0) }, uniquingKeysWith: { first, _ in first })
         let names = Dictionary(customers.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
+        reportUnknownSLATiers(details.compactMap(\.sla?.tier).filter { !mapping.slaTier($0).known })
         return RevioDataset(
-            customers: details.map { RevioGrouping.customer($0, revenue: revenueByCustomer[$0.customer.id], thresholds: thresholds) },
+            customers: details.map { RevioGrouping.customer($0, revenue: revenueByCustomer[$0.customer.id], mapping: mapping) },
             interactions: RevioGrouping.recentInteractions(try await transactions.data, names: names)
         )
     }
@@ -120,6 +137,20 @@ struct RevioClient: Sendable {
                 startNext()
             }
             return details.compactMap { $0 }
+        }
+    }
+}
+
+/// Names seen before, across copies of the client that shares it.
+final class ReportedNames: Sendable {
+    private let seen = Mutex<Set<String>>([])
+
+    /// The names never seen before, now remembered.
+    func firstSightings(_ names: [String]) -> Set<String> {
+        seen.withLock { seen in
+            let new = Set(names).subtracting(seen)
+            seen.formUnion(new)
+            return new
         }
     }
 }
