@@ -4,7 +4,11 @@ import Foundation
 public enum MonthlyRecurring {
     /// `unit_amount × quantity × factor`, where the factor turns one interval into months. Unknown intervals are 0.
     public static func amount(unitAmountCents: Int64, quantity: Int, interval: String, intervalCount: Int) -> Decimal {
-        let total = Decimal(unitAmountCents) * Decimal(quantity)
+        amount(cycleCents: Decimal(unitAmountCents) * Decimal(quantity), interval: interval, intervalCount: intervalCount)
+    }
+
+    /// What one billing cycle charges, as a monthly amount.
+    public static func amount(cycleCents total: Decimal, interval: String, intervalCount: Int) -> Decimal {
         let count = Decimal(max(intervalCount, 1))
         switch interval {
         case "month": return total / count

@@ -68,19 +68,41 @@ public struct Discount: Sendable, Equatable {
 /// A subscription as it stood on one day, reduced to what MRR depends on.
 public struct SubscriptionSnapshot: Sendable, Equatable {
     public struct Item: Sendable, Equatable {
-        public var unitAmountCents: Int64
+        /// What one billing cycle charges for the item, exact in minor units (`PriceCharge` of its quantity).
+        public var cycleAmountCents: Decimal
         public var quantity: Int
         public var interval: String
         public var intervalCount: Int
         /// Metered (usage) prices never count.
         public var metered: Bool
+        /// The price it bills, so a proration can say which item it replaced.
+        public var priceID: String?
 
-        public init(unitAmountCents: Int64, quantity: Int = 1, interval: String, intervalCount: Int = 1, metered: Bool = false) {
-            self.unitAmountCents = unitAmountCents
+        public init(
+            cycleAmountCents: Decimal,
+            quantity: Int = 1,
+            interval: String,
+            intervalCount: Int = 1,
+            metered: Bool = false,
+            priceID: String? = nil
+        ) {
+            self.cycleAmountCents = cycleAmountCents
             self.quantity = quantity
             self.interval = interval
             self.intervalCount = intervalCount
             self.metered = metered
+            self.priceID = priceID
+        }
+
+        /// A per-unit price: `unitAmountCents × quantity` each cycle.
+        public init(unitAmountCents: Int64, quantity: Int = 1, interval: String, intervalCount: Int = 1, metered: Bool = false) {
+            self.init(
+                cycleAmountCents: PriceCharge.perUnit(Decimal(unitAmountCents)).amount(quantity: quantity),
+                quantity: quantity,
+                interval: interval,
+                intervalCount: intervalCount,
+                metered: metered
+            )
         }
     }
 
@@ -132,13 +154,7 @@ public enum RevenueMath {
         if subscription.cancelAtPeriodEnd, settings.cancellation == .atCancellation { return 0 }
         let items = subscription.items.filter { !$0.metered }
         var total = items.reduce(Decimal(0)) {
-            $0
-                + MonthlyRecurring.amount(
-                    unitAmountCents: $1.unitAmountCents,
-                    quantity: $1.quantity,
-                    interval: $1.interval,
-                    intervalCount: $1.intervalCount
-                )
+            $0 + MonthlyRecurring.amount(cycleCents: $1.cycleAmountCents, interval: $1.interval, intervalCount: $1.intervalCount)
         }
         if let discount = subscription.discount, settings.discounts == .allActive || discount.duration == .forever {
             if let percent = discount.percentOff { total -= total * percent / 100 }

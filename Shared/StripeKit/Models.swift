@@ -122,10 +122,60 @@ public struct Recurring: Codable, Sendable, Hashable {
 }
 
 public struct Price: Codable, Sendable, Identifiable {
+    /// One band of a tiered price: up to `upTo` units (nil: every unit beyond the last band).
+    public struct Tier: Codable, Sendable, Equatable {
+        public var upTo: Int?
+        public var unitAmount: Int?
+        public var unitAmountDecimal: String?
+        public var flatAmount: Int?
+        public var flatAmountDecimal: String?
+
+        enum CodingKeys: String, CodingKey {
+            case upTo = "up_to"
+            case unitAmount = "unit_amount"
+            case unitAmountDecimal = "unit_amount_decimal"
+            case flatAmount = "flat_amount"
+            case flatAmountDecimal = "flat_amount_decimal"
+        }
+
+        public init(upTo: Int?, unitAmount: Int? = nil, unitAmountDecimal: String? = nil, flatAmount: Int? = nil, flatAmountDecimal: String? = nil) {
+            self.upTo = upTo
+            self.unitAmount = unitAmount
+            self.unitAmountDecimal = unitAmountDecimal
+            self.flatAmount = flatAmount
+            self.flatAmountDecimal = flatAmountDecimal
+        }
+    }
+
+    /// Package pricing: the quantity is divided before it is charged, rounded up or down.
+    public struct TransformQuantity: Codable, Sendable, Equatable {
+        public var divideBy: Int
+        public var round: String
+
+        enum CodingKeys: String, CodingKey {
+            case round
+            case divideBy = "divide_by"
+        }
+
+        public init(divideBy: Int, round: String) {
+            self.divideBy = divideBy
+            self.round = round
+        }
+    }
+
     public var id: String
     public var active: Bool?
     public var currency: String
     public var unitAmount: Int?
+    /// Minor units with up to 12 decimal places, as a string (sub-cent prices); set whenever `unit_amount` is.
+    public var unitAmountDecimal: String?
+    /// `per_unit` or `tiered`.
+    public var billingScheme: String?
+    /// `graduated` or `volume`, for a tiered price.
+    public var tiersMode: String?
+    /// Sent only when asked for (`expand[]=tiers`).
+    public var tiers: [Tier]?
+    public var transformQuantity: TransformQuantity?
     public var recurring: Recurring?
     public var product: ExpandableID?
     public var nickname: String?
@@ -133,8 +183,12 @@ public struct Price: Codable, Sendable, Identifiable {
     public var metadata: [String: String]?
 
     enum CodingKeys: String, CodingKey {
-        case id, active, currency, recurring, product, nickname, metadata
+        case id, active, currency, recurring, product, nickname, metadata, tiers
         case unitAmount = "unit_amount"
+        case unitAmountDecimal = "unit_amount_decimal"
+        case billingScheme = "billing_scheme"
+        case tiersMode = "tiers_mode"
+        case transformQuantity = "transform_quantity"
         case lookupKey = "lookup_key"
     }
 
@@ -143,6 +197,11 @@ public struct Price: Codable, Sendable, Identifiable {
         active: Bool? = nil,
         currency: String,
         unitAmount: Int? = nil,
+        unitAmountDecimal: String? = nil,
+        billingScheme: String? = nil,
+        tiersMode: String? = nil,
+        tiers: [Tier]? = nil,
+        transformQuantity: TransformQuantity? = nil,
         recurring: Recurring? = nil,
         product: ExpandableID? = nil,
         nickname: String? = nil,
@@ -153,12 +212,20 @@ public struct Price: Codable, Sendable, Identifiable {
         self.active = active
         self.currency = currency
         self.unitAmount = unitAmount
+        self.unitAmountDecimal = unitAmountDecimal
+        self.billingScheme = billingScheme
+        self.tiersMode = tiersMode
+        self.tiers = tiers
+        self.transformQuantity = transformQuantity
         self.recurring = recurring
         self.product = product
         self.nickname = nickname
         self.lookupKey = lookupKey
         self.metadata = metadata
     }
+
+    /// A tiered price read without its tiers (Stripe leaves them out unless expanded): it must be fetched whole.
+    public var lacksTiers: Bool { billingScheme == "tiered" && (tiers ?? []).isEmpty }
 }
 
 public struct SubscriptionItem: Codable, Sendable, Identifiable {
@@ -328,7 +395,14 @@ public struct Coupon: Codable, Sendable, Identifiable {
         case durationInMonths = "duration_in_months"
     }
 
-    public init(id: String, duration: Duration, percentOff: Decimal? = nil, amountOff: Int? = nil, currency: String? = nil, durationInMonths: Int? = nil) {
+    public init(
+        id: String,
+        duration: Duration,
+        percentOff: Decimal? = nil,
+        amountOff: Int? = nil,
+        currency: String? = nil,
+        durationInMonths: Int? = nil
+    ) {
         self.id = id
         self.duration = duration
         self.percentOff = percentOff
@@ -385,15 +459,30 @@ public struct InvoiceLine: Codable, Sendable, Identifiable {
         }
     }
 
-    /// Where newer API versions say what the line bills.
+    /// Where newer API versions say what the line bills: a subscription item, or an invoice item (which is where
+    /// some prorations come).
     public struct Parent: Codable, Sendable {
-        public struct SubscriptionItemDetails: Codable, Sendable {
+        public struct Details: Codable, Sendable {
             public var proration: Bool?
             public var subscription: String?
-        }
-        public var subscriptionItemDetails: SubscriptionItemDetails?
 
-        enum CodingKeys: String, CodingKey { case subscriptionItemDetails = "subscription_item_details" }
+            public init(proration: Bool? = nil, subscription: String? = nil) {
+                self.proration = proration
+                self.subscription = subscription
+            }
+        }
+        public var subscriptionItemDetails: Details?
+        public var invoiceItemDetails: Details?
+
+        enum CodingKeys: String, CodingKey {
+            case subscriptionItemDetails = "subscription_item_details"
+            case invoiceItemDetails = "invoice_item_details"
+        }
+
+        public init(subscriptionItemDetails: Details? = nil, invoiceItemDetails: Details? = nil) {
+            self.subscriptionItemDetails = subscriptionItemDetails
+            self.invoiceItemDetails = invoiceItemDetails
+        }
     }
 
     public var id: String
@@ -410,7 +499,9 @@ public struct InvoiceLine: Codable, Sendable, Identifiable {
     public var parent: Parent?
 
     public var priceID: String? { price?.id ?? pricing?.priceDetails?.price?.id }
-    public var isProration: Bool { proration ?? parent?.subscriptionItemDetails?.proration ?? false }
+    public var isProration: Bool {
+        proration ?? parent?.subscriptionItemDetails?.proration ?? parent?.invoiceItemDetails?.proration ?? false
+    }
 
     public init(
         id: String,
@@ -421,7 +512,8 @@ public struct InvoiceLine: Codable, Sendable, Identifiable {
         period: Period? = nil,
         price: Price? = nil,
         pricing: Pricing? = nil,
-        proration: Bool? = nil
+        proration: Bool? = nil,
+        parent: Parent? = nil
     ) {
         self.id = id
         self.amount = amount
@@ -432,6 +524,7 @@ public struct InvoiceLine: Codable, Sendable, Identifiable {
         self.price = price
         self.pricing = pricing
         self.proration = proration
+        self.parent = parent
     }
 }
 
@@ -449,34 +542,34 @@ public struct Invoice: Codable, Sendable, Identifiable {
     public struct Parent: Codable, Sendable {
         public struct SubscriptionDetails: Codable, Sendable {
             public var subscription: ExpandableID?
-        
-    public init(
-        subscription: ExpandableID? = nil
-    ) {
-        self.subscription = subscription
-    }
-}
+
+            public init(
+                subscription: ExpandableID? = nil
+            ) {
+                self.subscription = subscription
+            }
+        }
         public var subscriptionDetails: SubscriptionDetails?
 
         enum CodingKeys: String, CodingKey { case subscriptionDetails = "subscription_details" }
-    
-    public init(
-        subscriptionDetails: SubscriptionDetails? = nil
-    ) {
-        self.subscriptionDetails = subscriptionDetails
+
+        public init(
+            subscriptionDetails: SubscriptionDetails? = nil
+        ) {
+            self.subscriptionDetails = subscriptionDetails
+        }
     }
-}
 
     public struct StatusTransitions: Codable, Sendable {
         public var paidAt: Int?
         enum CodingKeys: String, CodingKey { case paidAt = "paid_at" }
-    
-    public init(
-        paidAt: Int? = nil
-    ) {
-        self.paidAt = paidAt
+
+        public init(
+            paidAt: Int? = nil
+        ) {
+            self.paidAt = paidAt
+        }
     }
-}
 
     public var id: String
     public var customer: ExpandableID?
@@ -697,13 +790,13 @@ public struct CheckoutSession: Codable, Sendable, Identifiable {
 
     public struct CustomerDetails: Codable, Sendable {
         public var email: String?
-    
-    public init(
-        email: String? = nil
-    ) {
-        self.email = email
+
+        public init(
+            email: String? = nil
+        ) {
+            self.email = email
+        }
     }
-}
 
     public var id: String
     public var url: String?
@@ -766,32 +859,32 @@ public struct CheckoutSession: Codable, Sendable, Identifiable {
 public struct Account: Codable, Sendable, Identifiable {
     public struct BusinessProfile: Codable, Sendable {
         public var name: String?
-    
-    public init(
-        name: String? = nil
-    ) {
-        self.name = name
+
+        public init(
+            name: String? = nil
+        ) {
+            self.name = name
+        }
     }
-}
     public struct Settings: Codable, Sendable {
         public struct Dashboard: Codable, Sendable {
             public var displayName: String?
             enum CodingKeys: String, CodingKey { case displayName = "display_name" }
-        
-    public init(
-        displayName: String? = nil
-    ) {
-        self.displayName = displayName
-    }
-}
+
+            public init(
+                displayName: String? = nil
+            ) {
+                self.displayName = displayName
+            }
+        }
         public var dashboard: Dashboard?
-    
-    public init(
-        dashboard: Dashboard? = nil
-    ) {
-        self.dashboard = dashboard
+
+        public init(
+            dashboard: Dashboard? = nil
+        ) {
+            self.dashboard = dashboard
+        }
     }
-}
 
     public var id: String
     public var email: String?

@@ -1,7 +1,7 @@
 import Foundation
-import ServiceKit
 import HTTPTypes
 import Hummingbird
+import ServiceKit
 import StripeKit
 import Synchronization
 
@@ -50,7 +50,12 @@ public final class ConnectFake: Sendable {
         let json = try JSONDecoder().decode(JSONValue.self, from: JSONSerialization.data(withJSONObject: stripeObject(object, object: name)))
         state.withLock { state in
             let sequence = state.events.values.reduce(0) { $0 + $1.count } + 1
-            let event = AccountEvent(id: String(format: "evt_%08d", sequence), type: type, created: Int(Date().timeIntervalSince1970), data: .init(object: json))
+            let event = AccountEvent(
+                id: String(format: "evt_%08d", sequence),
+                type: type,
+                created: Int(Date().timeIntervalSince1970),
+                data: .init(object: json)
+            )
             state.events[account, default: []].append(event)
         }
     }
@@ -72,7 +77,12 @@ public final class ConnectFake: Sendable {
             let isNew = self.state.withLock { state in
                 state.codes[code] = id
                 guard state.accounts[id] == nil else { return false }
-                state.accounts[id] = Account(id: id, country: "US", defaultCurrency: "usd", businessProfile: .init(name: "Sandbox Business \(id.suffix(6))"))
+                state.accounts[id] = Account(
+                    id: id,
+                    country: "US",
+                    defaultCurrency: "usd",
+                    businessProfile: .init(name: "Sandbox Business \(id.suffix(6))")
+                )
                 return true
             }
             // An account the page makes up comes with a small business's worth of data, so that `make run` has
@@ -90,7 +100,10 @@ public final class ConnectFake: Sendable {
             guard form["grant_type"] == "authorization_code", let code = form["code"],
                 let account = self.state.withLock({ $0.codes.removeValue(forKey: code) })
             else {
-                return try jsonResponse(["error": "invalid_grant", "error_description": "Authorization code does not exist or was already used"], status: .badRequest)
+                return try jsonResponse(
+                    ["error": "invalid_grant", "error_description": "Authorization code does not exist or was already used"],
+                    status: .badRequest
+                )
             }
             return try jsonResponse(TokenResponse(accessToken: "sk_test_connected_\(account)", refreshToken: "rt_\(account)", stripeUserID: account))
         }
@@ -150,6 +163,15 @@ public struct ConnectedAccountData: Sendable {
     public var subscriptions: [Subscription] = []
     public var invoices: [Invoice] = []
     public var charges: [Charge] = []
+    /// Prices `/v1/prices/{id}` answers beyond those on subscriptions and invoice lines (an old plan nobody is on).
+    public var prices: [Price] = []
+
+    /// A price by id: one of `prices`, or one a subscription item or invoice line carries.
+    func price(_ id: String) -> Price? {
+        prices.first { $0.id == id }
+            ?? subscriptions.lazy.flatMap(\.items.data).first { $0.price.id == id }?.price
+            ?? invoices.lazy.flatMap(\.lines.data).compactMap(\.price).first { $0.id == id }
+    }
 
     public init() {}
 
@@ -258,6 +280,10 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
                 return try Self.missing(path)
             }
             return try jsonResponse(page(invoice.lines.data, request))
+        case _ where path.hasPrefix("/v1/prices/"):
+            guard var price = data.price(String(path.dropFirst("/v1/prices/".count))) else { return try Self.missing(path) }
+            if !expanded.contains("tiers") { price.tiers = nil }
+            return try jsonResponse(price)
         case _ where path.hasPrefix("/v1/charges/"):
             guard let charge = Self.find(data.charges, id: path.dropFirst("/v1/charges/".count), positions) else { return try Self.missing(path) }
             return try jsonResponse(charge)
@@ -265,10 +291,12 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    /// A subscription as Stripe shows it: its embedded items, discounts as ids unless expanded.
+    /// A subscription as Stripe shows it: its embedded items, their prices without tiers (Stripe includes them only
+    /// on `/v1/prices` with `expand[]=tiers`), discounts as ids unless expanded.
     static func asListed(_ subscription: Subscription, expandDiscounts: Bool) -> Subscription {
         var listed = subscription
         if !expandDiscounts { listed.discounts = listed.discounts?.map { discount in discount.object.map { .id($0.id) } ?? discount } }
+        for index in listed.items.data.indices { listed.items.data[index].price.tiers = nil }
         listed.items = embedded(listed.items)
         return listed
     }

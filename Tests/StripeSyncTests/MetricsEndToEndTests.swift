@@ -176,3 +176,109 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
         }
     }
 }
+
+extension StripeSyncIntegrationTests.SyncWorkerTests {
+    /// A customer upgraded from a plan nobody is on any more, which its old invoice names by id only (API
+    /// 2025-08-27.basil), and a volume-tiered plan, which Stripe lists without its tiers: both are read whole from
+    /// `/v1/prices/{id}`, so the old period keeps its real amount and the tiers are charged as Stripe charges them.
+    @Test func pricesOnNoSubscriptionAndTieredPricesAreReadWhole() async throws {
+        try await ConnectHarness.run(workers: 1) { h async throws in
+            let now = Int(Date().timeIntervalSince1970)
+            let day = 86_400
+            let basic = Price(
+                id: "price_retired_basic",
+                currency: "usd",
+                unitAmount: 10_000,
+                billingScheme: "per_unit",
+                recurring: Recurring(interval: .month)
+            )
+            let pro = Price(id: "price_pro", currency: "usd", unitAmount: 25_000, billingScheme: "per_unit", recurring: Recurring(interval: .month))
+            let seats = Price(
+                id: "price_seats",
+                currency: "usd",
+                billingScheme: "tiered",
+                tiersMode: "volume",
+                tiers: [.init(upTo: 10, unitAmount: 500), .init(upTo: nil, unitAmount: 300)],
+                recurring: Recurring(interval: .month)
+            )
+            var data = ConnectedAccountData()
+            data.customers = [
+                Customer(id: "cus_a", email: "a@example.com", created: now - 80 * day),
+                Customer(id: "cus_b", email: "b@example.com", created: now - 80 * day),
+            ]
+            data.subscriptions = [
+                Subscription(
+                    id: "sub_a",
+                    customer: "cus_a",
+                    status: .active,
+                    created: now - 50 * day,
+                    currency: "usd",
+                    items: StripeList(data: [SubscriptionItem(id: "si_a", price: pro, quantity: 1)])
+                ),
+                Subscription(
+                    id: "sub_b",
+                    customer: "cus_b",
+                    status: .active,
+                    created: now - 40 * day,
+                    currency: "usd",
+                    items: StripeList(data: [SubscriptionItem(id: "si_b", price: seats, quantity: 12)])
+                ),
+            ]
+            func line(_ id: String, _ price: Price, from: Int, until: Int) -> InvoiceLine {
+                InvoiceLine(
+                    id: id,
+                    amount: price.unitAmount ?? 0,
+                    currency: "usd",
+                    quantity: 1,
+                    period: Period(start: now + from * day, end: now + until * day),
+                    pricing: .init(priceDetails: .init(price: ExpandableID(price.id)))
+                )
+            }
+            data.invoices = [
+                Invoice(
+                    id: "in_a1",
+                    customer: "cus_a",
+                    status: .paid,
+                    currency: "usd",
+                    amountDue: 10_000,
+                    amountPaid: 10_000,
+                    created: now - 50 * day,
+                    lines: StripeList(data: [line("il_a1", basic, from: -50, until: -20)]),
+                    subscription: "sub_a"
+                ),
+                Invoice(
+                    id: "in_a2",
+                    customer: "cus_a",
+                    status: .paid,
+                    currency: "usd",
+                    amountDue: 25_000,
+                    amountPaid: 25_000,
+                    created: now - 20 * day,
+                    lines: StripeList(data: [line("il_a2", pro, from: -20, until: 10)]),
+                    subscription: "sub_a"
+                ),
+            ]
+            data.prices = [basic]
+            let (user, connection, account) = try await Self.connectBuilt(data, named: "prices", h)
+            let fetched = h.sandbox.faults.requests.filter { $0.header("Stripe-Account") == account && $0.path.hasPrefix("/v1/prices/") }
+            #expect(Set(fetched.map(\.path)) == ["/v1/prices/price_retired_basic", "/v1/prices/price_seats"], "each read once, and only those")
+
+            let response = try await h.gateway.execute(
+                uri: "/api/metrics?connectionId=\(connection.id)&days=60",
+                method: .get,
+                headers: [.authorization: "Bearer \(user.token)"]
+            )
+            let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
+            #expect(metrics["latest"]?["mrr"] == .number(25_000 + 12 * 300), "twelve seats, all at the volume tier's $3")
+            guard case .array(let trend)? = metrics["trend"] else { Issue.record("no trend"); return }
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withFullDate]
+            func snapshot(daysAgo: Int) -> JSONValue? {
+                let wanted = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(now - daysAgo * day)))
+                return trend.first { $0["day"]?.string == wanted && $0["currency"]?.string == "usd" }
+            }
+            #expect(snapshot(daysAgo: 45)?["mrr"] == .number(10_000), "the retired plan's own price, not today's")
+            #expect(snapshot(daysAgo: 20)?["expansion_mrr"] == .number(15_000))
+        }
+    }
+}

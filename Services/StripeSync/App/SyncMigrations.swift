@@ -153,5 +153,17 @@ enum SyncMigrations {
             ["ALTER TABLE sync.stripe_connections ADD COLUMN metric_settings jsonb NOT NULL DEFAULT '{}'"]
         ),
         Migration(10, "charges' captured amounts", ["ALTER TABLE sync.charges_cache ADD COLUMN amount_captured bigint"]),
+        Migration(
+            11,
+            "prices read whole: those invoices name only by id (an old plan), and tiered ones",
+            [
+                """
+                CREATE TABLE sync.prices_cache (
+                    account_id text NOT NULL, id text NOT NULL, price jsonb NOT NULL, fetched_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (account_id, id)
+                )
+                """
+            ]
+        ),
     ]
 }

@@ -96,23 +96,46 @@ struct BilledInvoice {
 /// What a subscription's invoices billed, read one invoice at a time (so only the items are kept, not the lines). Only
 /// paid and open invoices billed anything: void and draft ones never did, and uncollectible marks delinquency, not
 /// revenue. When two invoices bill the same period the later one stands, so a re-issued invoice never doubles a
-/// period. No I/O.
+/// period. A proration says the items changed mid-period: from its start, the price it credits is gone and the one
+/// it charges is in, so an upgrade or downgrade is on the day it happened. No I/O.
 struct InvoiceHistory {
     private var periods: [Int: (created: Int64, items: [SubscriptionSnapshot.Item])] = [:]
+    /// Mid-period changes by the moment they took effect: the prices credited and the items charged.
+    private var changes: [Int: (credited: [String], charged: [SubscriptionSnapshot.Item])] = [:]
     /// The end of the last period a paid invoice covered.
     private(set) var paidThrough: Int?
 
-    /// The recurring items billed, by period start.
-    var items: [Int: [SubscriptionSnapshot.Item]] { periods.mapValues(\.items) }
+    /// The recurring items billed, by the moment they began: each period's start, and each mid-period change.
+    var items: [Int: [SubscriptionSnapshot.Item]] {
+        var merged = periods.mapValues(\.items)
+        for (moment, change) in changes.sorted(by: { $0.key < $1.key }) where merged[moment] == nil {
+            guard let before = merged.filter({ $0.key < moment }).max(by: { $0.key < $1.key })?.value else { continue }
+            var items = before
+            for price in change.credited {
+                if let index = items.firstIndex(where: { $0.priceID == price }) { items.remove(at: index) }
+            }
+            merged[moment] = items + change.charged
+        }
+        return merged
+    }
 
     mutating func add(_ invoice: BilledInvoice, prices: [String: Price]) {
         guard invoice.status.map(["paid", "open"].contains) ?? true else { return }
         var billed: [Int: [SubscriptionSnapshot.Item]] = [:]
-        for line in invoice.lines where !line.isProration {
+        for line in invoice.lines {
             guard let period = line.period else { continue }
-            if invoice.status == "paid" { paidThrough = max(paidThrough ?? period.end, period.end) }
-            guard let price = line.price ?? line.priceID.flatMap({ prices[$0] }), price.recurring != nil else { continue }
-            billed[period.start, default: []].append(SnapshotBuilder.item(price, quantity: line.quantity))
+            if invoice.status == "paid", !line.isProration { paidThrough = max(paidThrough ?? period.end, period.end) }
+            guard let price = SnapshotBuilder.resolved(line.price, id: line.priceID, prices: prices), price.recurring != nil else { continue }
+            let item = SnapshotBuilder.item(price, quantity: line.quantity)
+            if line.isProration {
+                if line.amount < 0 {
+                    changes[period.start, default: ([], [])].credited.append(price.id)
+                } else {
+                    changes[period.start, default: ([], [])].charged.append(item)
+                }
+            } else {
+                billed[period.start, default: []].append(item)
+            }
         }
         for (start, items) in billed where invoice.created >= periods[start]?.created ?? .min {
             periods[start] = (invoice.created, items)
@@ -120,14 +143,30 @@ struct InvoiceHistory {
     }
 }
 
+/// A cached row that no longer decodes: the rebuild stops and says which, rather than reading it as nothing.
+struct UnreadableCache: Error, CustomStringConvertible {
+    let table: String
+    let id: String
+    let error: any Error
+    var description: String { "\(table) row \(id) cannot be read: \(error)" }
+}
+
 extension SnapshotBuilder {
     /// Every subscription's history: counting from its start or the end of its trial, until it ended, with the
     /// items its invoices billed in each period (so an upgrade shows as expansion on the day its period began).
     static func histories(account: String, postgres: PostgresClient, logger: Logger, today: Date) async throws -> [SubscriptionHistory] {
         let decoder = JSONDecoder()
+        func decode<Value: Decodable>(_ type: Value.Type, _ json: String, table: String, id: String) throws -> Value {
+            do { return try decoder.decode(type, from: Data(json.utf8)) } catch { throw UnreadableCache(table: table, id: id, error: error) }
+        }
         var current: [(id: String, snapshot: SubscriptionSnapshot, start: Date, canceledAt: Date?, endedAt: Date?)] = []
-        // Prices by id, for invoice lines that name their price without sending it.
+        // Prices by id, whole (tiers included): for invoice lines that name their price without sending it, and for
+        // tiered prices, which Stripe sends without their tiers inside subscriptions.
         var prices: [String: Price] = [:]
+        for try await (id, json) in try await postgres.query(
+            "SELECT id, price::text FROM sync.prices_cache WHERE account_id = \(account)",
+            logger: logger
+        ).decode((String, String).self) { prices[id] = try decode(Price.self, json, table: "prices_cache", id: id) }
         for try await (id, customer, status, currency, created, trialEnd, canceledAt, endedAt, cancelAtPeriodEnd, items, discounts)
             in try await postgres.query(
                 """
@@ -138,15 +177,15 @@ extension SnapshotBuilder {
                 logger: logger
             ).decode((String, String, String, String, Int64, Int64?, Int64?, Int64?, Bool, String, String).self)
         {
-            let decoded = (try? decoder.decode([SubscriptionItem].self, from: Data(items.utf8))) ?? []
-            for item in decoded { prices[item.price.id] = item.price }
+            let decoded = try decode([SubscriptionItem].self, items, table: "subscriptions_cache", id: id)
+            for item in decoded where prices[item.price.id] == nil { prices[item.price.id] = item.price }
             let snapshot = SubscriptionSnapshot(
                 id: id,
                 customerID: customer,
                 currency: currency,
                 status: status,
-                items: decoded.map { Self.item($0.price, quantity: $0.quantity) },
-                discount: Self.discount((try? decoder.decode([CouponDiscount].self, from: Data(discounts.utf8))) ?? [], now: today),
+                items: decoded.map { Self.item(Self.resolved($0.price, id: $0.price.id, prices: prices) ?? $0.price, quantity: $0.quantity) },
+                discount: Self.discount(try decode([CouponDiscount].self, discounts, table: "subscriptions_cache", id: id), now: today),
                 cancelAtPeriodEnd: cancelAtPeriodEnd
             )
             let start = Date(timeIntervalSince1970: TimeInterval(max(created, trialEnd ?? created)))
@@ -160,11 +199,14 @@ extension SnapshotBuilder {
         // Each subscription's periods: its invoices' recurring, non-proration lines grouped by period start, and the
         // items each sync saw.
         var invoices: [String: InvoiceHistory] = [:]
-        for try await (subscription, status, created, lines) in try await postgres.query(
-            "SELECT subscription_id, status, created, lines::text FROM sync.invoices_cache WHERE account_id = \(account) AND subscription_id IS NOT NULL",
+        for try await (invoice, subscription, status, created, lines) in try await postgres.query(
+            """
+            SELECT id, subscription_id, status, created, lines::text FROM sync.invoices_cache
+            WHERE account_id = \(account) AND subscription_id IS NOT NULL
+            """,
             logger: logger
-        ).decode((String, String?, Int64, String).self) {
-            let decoded = (try? decoder.decode([InvoiceLine].self, from: Data(lines.utf8))) ?? []
+        ).decode((String, String, String?, Int64, String).self) {
+            let decoded = try decode([InvoiceLine].self, lines, table: "invoices_cache", id: invoice)
             invoices[subscription, default: InvoiceHistory()].add(BilledInvoice(status: status, created: created, lines: decoded), prices: prices)
         }
         var billed = invoices.mapValues(\.items)
@@ -173,8 +215,10 @@ extension SnapshotBuilder {
             "SELECT subscription_id, observed_at, items::text FROM sync.subscription_states WHERE account_id = \(account)",
             logger: logger
         ).decode((String, Int, String).self) {
-            let seen = (try? decoder.decode([SubscriptionItem].self, from: Data(items.utf8))) ?? []
-            billed[subscription, default: [:]][observedAt] = seen.map { Self.item($0.price, quantity: $0.quantity) }
+            let seen = try decode([SubscriptionItem].self, items, table: "subscription_states", id: "\(subscription)@\(observedAt)")
+            billed[subscription, default: [:]][observedAt] = seen.map {
+                Self.item(Self.resolved($0.price, id: $0.price.id, prices: prices) ?? $0.price, quantity: $0.quantity)
+            }
         }
         return current.map { subscription in
             let periods = (billed[subscription.id] ?? [:]).map {
@@ -218,12 +262,41 @@ extension SnapshotBuilder {
 
     static func item(_ price: Price, quantity: Int?) -> SubscriptionSnapshot.Item {
         SubscriptionSnapshot.Item(
-            unitAmountCents: Int64(price.unitAmount ?? 0),
+            cycleAmountCents: charge(price).amount(quantity: quantity ?? 1),
             quantity: quantity ?? 1,
             interval: price.recurring?.interval.rawValue ?? "",
             intervalCount: price.recurring?.intervalCount ?? 1,
-            metered: price.recurring?.usageType == "metered"
+            metered: price.recurring?.usageType == "metered",
+            priceID: price.id
         )
+    }
+
+    /// The price a line or item bills, whole: the one it carries, unless that is a tiered one sent without its tiers
+    /// or it names the price by id only; then the one fetched into `prices_cache`.
+    static func resolved(_ carried: Price?, id: String?, prices: [String: Price]) -> Price? {
+        if let carried, !carried.lacksTiers { return carried }
+        return id.flatMap { prices[$0] } ?? carried
+    }
+
+    /// How a Stripe price charges a quantity: sub-cent `unit_amount_decimal` over `unit_amount`, tiers graduated or
+    /// volume, `transform_quantity` packages.
+    static func charge(_ price: Price) -> PriceCharge {
+        func amount(_ decimal: String?, _ whole: Int?) -> Decimal { decimal.flatMap { Decimal(string: $0) } ?? Decimal(whole ?? 0) }
+        if price.billingScheme == "tiered", let tiers = price.tiers, !tiers.isEmpty {
+            let bands = tiers.sorted { ($0.upTo ?? .max) < ($1.upTo ?? .max) }.map {
+                PriceCharge.Band(
+                    upTo: $0.upTo,
+                    unitAmount: amount($0.unitAmountDecimal, $0.unitAmount),
+                    flatAmount: amount($0.flatAmountDecimal, $0.flatAmount)
+                )
+            }
+            return price.tiersMode == "volume" ? .volume(bands) : .graduated(bands)
+        }
+        let unit = amount(price.unitAmountDecimal, price.unitAmount)
+        if let transform = price.transformQuantity {
+            return .package(unitAmount: unit, divideBy: transform.divideBy, roundUp: transform.round == "up")
+        }
+        return .perUnit(unit)
     }
 
     /// The discount MRR reads: the first one still running. (Stacked discounts are rare; the first is Stripe's

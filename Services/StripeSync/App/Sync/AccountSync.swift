@@ -57,12 +57,58 @@ struct AccountSync {
     }
 
     func run(kind: String, cursor: SyncCursor?, lastEvent: EventMark?, now: Int) async throws -> (Counts, EventMark) {
+        let result: (Counts, EventMark)
         if kind == "incremental", cursor == nil, let lastEvent, lastEvent.created > now - Self.eventRetention,
             let caughtUp = try await incremental(since: lastEvent)
         {
-            return caughtUp
+            result = caughtUp
+        } else {
+            result = try await full(from: cursor, now: now)
         }
-        return try await full(from: cursor, now: now)
+        try await fetchMissingPrices()
+        return result
+    }
+
+    // MARK: - Prices
+
+    /// Reads whole every price the cache refers to but does not hold whole: those invoice lines name by id only (an
+    /// old plan nobody is on any more keeps its real amount) and tiered ones, which Stripe sends without their tiers
+    /// unless asked. A price once read is kept: Stripe never changes a price's amounts.
+    func fetchMissingPrices() async throws {
+        var missing: [String] = []
+        for try await id in try await postgres.query(
+            """
+            SELECT id FROM (
+                SELECT coalesce(l->'price'->>'id', l->'pricing'->'price_details'->>'price') AS id,
+                    (l->'price' IS NULL OR l->'price'->>'billing_scheme' = 'tiered') AS incomplete
+                FROM sync.invoices_cache i, jsonb_array_elements(i.lines) l WHERE i.account_id = \(account)
+                UNION ALL
+                SELECT it->'price'->>'id', coalesce(it->'price'->>'billing_scheme' = 'tiered', false)
+                FROM sync.subscriptions_cache s, jsonb_array_elements(s.items) it WHERE s.account_id = \(account)
+            ) referenced
+            WHERE id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sync.prices_cache p WHERE p.account_id = \(account) AND p.id = referenced.id)
+            -- Wherever one reference carries the price whole, it is known.
+            GROUP BY id HAVING bool_and(incomplete)
+            """,
+            logger: logger
+        ).decode(String.self) { missing.append(id) }
+        for id in missing.sorted() {
+            let price: Price
+            do {
+                price = try await stripe.get("/v1/prices/\(id)", query: [("expand", ["tiers"])], account: account)
+            } catch let error as StripeError where error.status == 404 {
+                logger.warning("a price the account's invoices name does not exist", metadata: ["price": .string(id)])
+                continue
+            }
+            let json = String(decoding: try JSONEncoder().encode(price), as: UTF8.self)
+            try await postgres.query(
+                """
+                INSERT INTO sync.prices_cache (account_id, id, price) VALUES (\(account), \(id), \(json)::jsonb)
+                ON CONFLICT (account_id, id) DO UPDATE SET price = EXCLUDED.price, fetched_at = now()
+                """,
+                logger: logger
+            )
+        }
     }
 
     // MARK: - Full copy
@@ -223,7 +269,13 @@ struct AccountSync {
             try await CacheQueries.upsert(invoices, account: account, on: connection, logger: logger)
             try await CacheQueries.upsert(charges, account: account, on: connection, logger: logger)
         }
-        let counts = Counts(customers: customers.count, subscriptions: subscriptions.count, invoices: invoices.count, charges: charges.count, incremental: true)
+        let counts = Counts(
+            customers: customers.count,
+            subscriptions: subscriptions.count,
+            invoices: invoices.count,
+            charges: charges.count,
+            incremental: true
+        )
         return (counts, newest ?? mark)
     }
 
