@@ -92,17 +92,24 @@ struct SubscriptionValues {
     let today: Decimal
     let ended: Decimal
 
-    init(_ history: SubscriptionHistory, settings: MetricSettings) {
+    init(_ history: SubscriptionHistory, settings: MetricSettings, now: Date) {
         customerID = history.current.customerID
         currency = history.current.currency
         start = history.start
         end = history.end(under: settings)
         let periods = history.billed.isEmpty ? [BilledPeriod(from: history.start, items: history.current.items)] : history.billed
-        running = periods.map { ($0.from, RevenueMath.mrr(history.running(with: $0.items), settings: settings)) }
+        // Its value changes where a billed period begins and where a discount begins or ends; the first period's
+        // items also hold before it, back to the start.
+        let discounts = history.current.discounts + periods.flatMap(\.items).flatMap(\.discounts)
+        let boundaries = discounts.flatMap { [$0.start, $0.end].compactMap { $0 } }.filter { $0 > history.start }
+        running = Set([min(history.start, periods[0].from)] + periods.map(\.from) + boundaries).sorted().map { moment in
+            let items = (periods.last { $0.from <= moment } ?? periods[0]).items
+            return (moment, RevenueMath.mrr(history.running(with: items), settings: settings, at: moment))
+        }
         var current = history.current
-        today = RevenueMath.mrr(current, settings: settings)
+        today = RevenueMath.mrr(current, settings: settings, at: now)
         current.status = "canceled"
-        ended = RevenueMath.mrr(current, settings: settings)
+        ended = RevenueMath.mrr(current, settings: settings, at: now)
     }
 
     /// Whether it counted with some MRR at any moment before `moment`.
@@ -128,7 +135,7 @@ extension RevenueMath {
         days: [Date],
         settings: MetricSettings = MetricSettings()
     ) -> [[String: [String: Decimal]]] {
-        let values = subscriptions.map { SubscriptionValues($0, settings: settings) }
+        let values = subscriptions.map { SubscriptionValues($0, settings: settings, now: days.last ?? Date()) }
         return days.enumerated().map { index, moment in customerMRR(values, at: moment, isToday: index == days.count - 1).mrr }
     }
 
@@ -166,7 +173,7 @@ extension RevenueMath {
         let total = count + windowDays
         let days = calendarDays(endingWith: today, count: total)
         let moments = days.map { min($0.addingTimeInterval(86_399), today) }
-        let values = subscriptions.map { SubscriptionValues($0, settings: settings) }
+        let values = subscriptions.map { SubscriptionValues($0, settings: settings, now: today) }
         let currencies = Set(subscriptions.map(\.current.currency)).union(charges.map(\.currency)).sorted()
         let sortedCharges = charges.sorted { $0.created < $1.created }
         // The window's days, first to today, and the movements between them.

@@ -49,7 +49,7 @@ public struct MetricSettings: Sendable, Equatable, Codable {
     }
 }
 
-/// A discount on a subscription.
+/// A discount on a subscription or one of its items, in force from `start` until `end` (Stripe's own dates).
 public struct Discount: Sendable, Equatable {
     public enum Duration: String, Sendable { case forever, once, repeating }
 
@@ -57,11 +57,33 @@ public struct Discount: Sendable, Equatable {
     /// Minor units, taken off each invoice (so spread over one billing cycle's months).
     public var amountOffCents: Int64?
     public var duration: Duration
+    /// When it began (nil: as long as the subscription) and when it stops applying (nil: never).
+    public var start: Date?
+    public var end: Date?
+    /// The products it is limited to (`coupon.applies_to.products`); nil for every item.
+    public var products: Set<String>?
 
-    public init(percentOff: Decimal? = nil, amountOffCents: Int64? = nil, duration: Duration) {
+    public init(
+        percentOff: Decimal? = nil,
+        amountOffCents: Int64? = nil,
+        duration: Duration,
+        start: Date? = nil,
+        end: Date? = nil,
+        products: Set<String>? = nil
+    ) {
         self.percentOff = percentOff
         self.amountOffCents = amountOffCents
         self.duration = duration
+        self.start = start
+        self.end = end
+        self.products = products
+    }
+
+    /// Whether it reduces MRR at `moment` (nil: now, for the discounts a subscription lists today) under `settings`.
+    func applies(at moment: Date?, settings: MetricSettings) -> Bool {
+        guard settings.discounts == .allActive || duration == .forever else { return false }
+        guard let moment else { return true }
+        return (start ?? .distantPast) <= moment && moment < (end ?? .distantFuture)
     }
 }
 
@@ -77,6 +99,10 @@ public struct SubscriptionSnapshot: Sendable, Equatable {
         public var metered: Bool
         /// The price it bills, so a proration can say which item it replaced.
         public var priceID: String?
+        /// The product it sells, for discounts limited to some products.
+        public var productID: String?
+        /// Discounts on this item alone; they come off before the subscription's.
+        public var discounts: [Discount]
 
         public init(
             cycleAmountCents: Decimal,
@@ -84,7 +110,9 @@ public struct SubscriptionSnapshot: Sendable, Equatable {
             interval: String,
             intervalCount: Int = 1,
             metered: Bool = false,
-            priceID: String? = nil
+            priceID: String? = nil,
+            productID: String? = nil,
+            discounts: [Discount] = []
         ) {
             self.cycleAmountCents = cycleAmountCents
             self.quantity = quantity
@@ -92,6 +120,8 @@ public struct SubscriptionSnapshot: Sendable, Equatable {
             self.intervalCount = intervalCount
             self.metered = metered
             self.priceID = priceID
+            self.productID = productID
+            self.discounts = discounts
         }
 
         /// A per-unit price: `unitAmountCents × quantity` each cycle.
@@ -111,7 +141,8 @@ public struct SubscriptionSnapshot: Sendable, Equatable {
     public var currency: String
     public var status: String
     public var items: [Item]
-    public var discount: Discount?
+    /// The subscription's discounts, in the order Stripe applies them (the customer's when it has none of its own).
+    public var discounts: [Discount]
     public var cancelAtPeriodEnd: Bool
     /// Days past due so far (for the past-due churn setting).
     public var daysPastDue: Int
@@ -122,7 +153,7 @@ public struct SubscriptionSnapshot: Sendable, Equatable {
         currency: String,
         status: String,
         items: [Item],
-        discount: Discount? = nil,
+        discounts: [Discount] = [],
         cancelAtPeriodEnd: Bool = false,
         daysPastDue: Int = 0
     ) {
@@ -131,7 +162,7 @@ public struct SubscriptionSnapshot: Sendable, Equatable {
         self.currency = currency
         self.status = status
         self.items = items
-        self.discount = discount
+        self.discounts = discounts
         self.cancelAtPeriodEnd = cancelAtPeriodEnd
         self.daysPastDue = daysPastDue
     }
@@ -147,28 +178,41 @@ public enum RevenueMath {
     /// add up to its change in MRR to the last digit however many subscriptions there are.
     public static let mrrScale = 6
 
-    /// One subscription's MRR in its currency's minor units.
-    public static func mrr(_ subscription: SubscriptionSnapshot, settings: MetricSettings = MetricSettings()) -> Decimal {
+    /// One subscription's MRR in its currency's minor units, with the discounts in force at `moment` (nil: the ones it
+    /// lists now). Each item's own discounts come off it first; then the subscription's, one after another in order,
+    /// each off what the previous ones left of the items it applies to. An amount off comes off each invoice, so per
+    /// month it is spread over the billing cycle's months, and never takes an item below zero.
+    public static func mrr(_ subscription: SubscriptionSnapshot, settings: MetricSettings = MetricSettings(), at moment: Date? = nil) -> Decimal {
         guard countingStatuses.contains(subscription.status) else { return 0 }
         if subscription.status == "past_due", let days = settings.pastDueChurnDays, subscription.daysPastDue > days { return 0 }
         if subscription.cancelAtPeriodEnd, settings.cancellation == .atCancellation { return 0 }
         let items = subscription.items.filter { !$0.metered }
-        var total = items.reduce(Decimal(0)) {
-            $0 + MonthlyRecurring.amount(cycleCents: $1.cycleAmountCents, interval: $1.interval, intervalCount: $1.intervalCount)
-        }
-        if let discount = subscription.discount, settings.discounts == .allActive || discount.duration == .forever {
-            if let percent = discount.percentOff { total -= total * percent / 100 }
-            if let amountOff = discount.amountOffCents, let cycle = items.first {
-                // The amount comes off each invoice: per month, it is spread over the cycle's months.
-                total -= MonthlyRecurring.amount(
-                    unitAmountCents: amountOff,
-                    quantity: 1,
-                    interval: cycle.interval,
-                    intervalCount: cycle.intervalCount
-                )
+        var monthly = items.map { item in
+            var amount = MonthlyRecurring.amount(cycleCents: item.cycleAmountCents, interval: item.interval, intervalCount: item.intervalCount)
+            for discount in item.discounts where discount.applies(at: moment, settings: settings) {
+                amount = discounted(amount, by: discount, cycle: item)
             }
+            return amount
         }
-        return fixedScale(max(total, 0))
+        for discount in subscription.discounts where discount.applies(at: moment, settings: settings) {
+            let covered = items.indices.filter { discount.products?.contains(items[$0].productID ?? "") ?? true }
+            let base = covered.reduce(Decimal(0)) { $0 + monthly[$1] }
+            guard base > 0, let cycle = covered.first.map({ items[$0] }) else { continue }
+            // What comes off the covered items, shared between them in proportion to what each is worth.
+            let off = base - discounted(base, by: discount, cycle: cycle)
+            for index in covered { monthly[index] -= off * monthly[index] / base }
+        }
+        return fixedScale(max(monthly.reduce(0, +), 0))
+    }
+
+    /// `amount` less one discount: a percentage of it, or the amount off per month of the cycle, at most `amount`.
+    static func discounted(_ amount: Decimal, by discount: Discount, cycle: SubscriptionSnapshot.Item) -> Decimal {
+        var result = amount
+        if let percent = discount.percentOff { result -= result * percent / 100 }
+        if let amountOff = discount.amountOffCents {
+            result -= MonthlyRecurring.amount(unitAmountCents: amountOff, quantity: 1, interval: cycle.interval, intervalCount: cycle.intervalCount)
+        }
+        return max(result, 0)
     }
 
     /// `value` rounded (half away from zero) to `mrrScale` decimal places. Values already that short are returned as

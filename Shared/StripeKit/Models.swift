@@ -71,6 +71,8 @@ public struct Customer: Codable, Sendable, Identifiable {
     public var delinquent: Bool?
     public var metadata: [String: String]?
     public var deleted: Bool?
+    /// A discount on every subscription of the customer's that has none of its own.
+    public var discount: CouponDiscount?
 
     public init(
         id: String,
@@ -80,7 +82,8 @@ public struct Customer: Codable, Sendable, Identifiable {
         currency: String? = nil,
         delinquent: Bool? = nil,
         metadata: [String: String]? = nil,
-        deleted: Bool? = nil
+        deleted: Bool? = nil,
+        discount: CouponDiscount? = nil
     ) {
         self.id = id
         self.email = email
@@ -90,6 +93,7 @@ public struct Customer: Codable, Sendable, Identifiable {
         self.delinquent = delinquent
         self.metadata = metadata
         self.deleted = deleted
+        self.discount = discount
     }
 }
 
@@ -235,9 +239,11 @@ public struct SubscriptionItem: Codable, Sendable, Identifiable {
     /// Where API versions from 2025-03 keep the billing period.
     public var currentPeriodStart: Int?
     public var currentPeriodEnd: Int?
+    /// Discounts on this item alone: ids, or the discounts when the request expands them.
+    public var discounts: [Expandable<CouponDiscount>]?
 
     enum CodingKeys: String, CodingKey {
-        case id, price, quantity
+        case id, price, quantity, discounts
         case currentPeriodStart = "current_period_start"
         case currentPeriodEnd = "current_period_end"
     }
@@ -247,13 +253,15 @@ public struct SubscriptionItem: Codable, Sendable, Identifiable {
         price: Price,
         quantity: Int? = nil,
         currentPeriodStart: Int? = nil,
-        currentPeriodEnd: Int? = nil
+        currentPeriodEnd: Int? = nil,
+        discounts: [Expandable<CouponDiscount>]? = nil
     ) {
         self.id = id
         self.price = price
         self.quantity = quantity
         self.currentPeriodStart = currentPeriodStart
         self.currentPeriodEnd = currentPeriodEnd
+        self.discounts = discounts
     }
 }
 
@@ -387,12 +395,20 @@ public struct Coupon: Codable, Sendable, Identifiable {
     public var amountOff: Int?
     public var currency: String?
     public var durationInMonths: Int?
+    /// The products it is limited to; sent only when asked for (`expand[]=…coupon.applies_to`).
+    public var appliesTo: AppliesTo?
+
+    public struct AppliesTo: Codable, Sendable, Equatable {
+        public var products: [String]
+        public init(products: [String]) { self.products = products }
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, duration, currency
         case percentOff = "percent_off"
         case amountOff = "amount_off"
         case durationInMonths = "duration_in_months"
+        case appliesTo = "applies_to"
     }
 
     public init(
@@ -401,7 +417,8 @@ public struct Coupon: Codable, Sendable, Identifiable {
         percentOff: Decimal? = nil,
         amountOff: Int? = nil,
         currency: String? = nil,
-        durationInMonths: Int? = nil
+        durationInMonths: Int? = nil,
+        appliesTo: AppliesTo? = nil
     ) {
         self.id = id
         self.duration = duration
@@ -409,22 +426,47 @@ public struct Coupon: Codable, Sendable, Identifiable {
         self.amountOff = amountOff
         self.currency = currency
         self.durationInMonths = durationInMonths
+        self.appliesTo = appliesTo
     }
 }
 
 /// A coupon applied to a customer or subscription (Stripe's `discount` object).
 public struct CouponDiscount: Codable, Sendable, Identifiable {
     public var id: String
-    public var coupon: Coupon
+    /// Nil when only its id was sent.
+    public var coupon: Coupon?
     public var start: Int?
     /// When a `repeating` coupon stops applying.
     public var end: Int?
 
-    public init(id: String, coupon: Coupon, start: Int? = nil, end: Int? = nil) {
+    public init(id: String, coupon: Coupon?, start: Int? = nil, end: Int? = nil) {
         self.id = id
         self.coupon = coupon
         self.start = start
         self.end = end
+    }
+
+    enum CodingKeys: String, CodingKey { case id, coupon, start, end, source }
+    private struct Source: Decodable { var coupon: Expandable<Coupon>? }
+
+    /// The coupon is at `coupon` up to API 2025-08-27.basil and at `source.coupon` from 2025-09-30.clover; either
+    /// may be an id only.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        start = try container.decodeIfPresent(Int.self, forKey: .start)
+        end = try container.decodeIfPresent(Int.self, forKey: .end)
+        let direct = try container.decodeIfPresent(Expandable<Coupon>.self, forKey: .coupon)
+        let sourced = try container.decodeIfPresent(Source.self, forKey: .source)?.coupon
+        coupon = (direct ?? sourced)?.object
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encodeIfPresent(coupon, forKey: .coupon)
+        try container.encodeIfPresent(start, forKey: .start)
+        try container.encodeIfPresent(end, forKey: .end)
     }
 }
 

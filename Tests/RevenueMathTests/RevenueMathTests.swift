@@ -23,7 +23,7 @@ func subscription(
         currency: currency,
         status: status,
         items: [Item(unitAmountCents: cents, quantity: quantity, interval: interval, intervalCount: count)],
-        discount: discount,
+        discounts: discount.map { [$0] } ?? [],
         cancelAtPeriodEnd: cancelAtPeriodEnd,
         daysPastDue: daysPastDue
     )
@@ -417,5 +417,69 @@ extension FidelityTests {
         #expect(metrics.paymentSuccessRate == Decimal(1) / Decimal(2))
         let onlyPending = try RevenueMath.accountMetrics(days: [[:], [:]], activeSubscriptions: (0, 0), charges: [charges[2]])
         #expect(onlyPending.paymentSuccessRate == nil)
+    }
+}
+
+/// Discounts as Stripe applies them: several on one subscription, some on items or limited to products, each
+/// between its own start and end.
+@Suite struct DiscountTests {
+    static let day: TimeInterval = 86_400
+    static let midnight = FidelityTests.midnight
+
+    /// $100 of product A and $300 of product B a month.
+    static func twoProducts(discounts: [Discount], itemDiscounts: [Discount] = []) -> SubscriptionSnapshot {
+        SubscriptionSnapshot(
+            id: "sub_ab",
+            customerID: "cus_ab",
+            currency: "usd",
+            status: "active",
+            items: [
+                .init(cycleAmountCents: 10_000, interval: "month", productID: "prod_a"),
+                .init(cycleAmountCents: 30_000, interval: "month", productID: "prod_b", discounts: itemDiscounts),
+            ],
+            discounts: discounts
+        )
+    }
+
+    @Test func stackedDiscountsApplyInOrderEachToTheItemsItCovers() {
+        let tenPercent = Discount(percentOff: 10, duration: .forever)
+        let twentyOffA = Discount(amountOffCents: 2_000, duration: .forever, products: ["prod_a"])
+        // 10 % off both ($90 + $270), then $20 off A's $90 alone.
+        #expect(RevenueMath.mrr(Self.twoProducts(discounts: [tenPercent, twentyOffA])) == Decimal(7_000 + 27_000))
+        // Only the first counted before: $360.
+        #expect(RevenueMath.mrr(Self.twoProducts(discounts: [tenPercent])) == 36_000)
+        // Half off B's item first ($150), then 10 % off what is left of both: ($100 + $150) × 0.9.
+        let halfOffB = Discount(percentOff: 50, duration: .forever)
+        #expect(RevenueMath.mrr(Self.twoProducts(discounts: [tenPercent], itemDiscounts: [halfOffB])) == 22_500)
+        // An amount off larger than what it covers takes that to zero, not below.
+        let huge = Discount(amountOffCents: 50_000, duration: .forever, products: ["prod_a"])
+        #expect(RevenueMath.mrr(Self.twoProducts(discounts: [huge])) == 30_000)
+    }
+
+    /// A forever coupon added on day −10 is a contraction that day and rewrites no earlier day; a repeating one from
+    /// day −40 to −20 counts (under `all-active`) only on those days, with an expansion when it ends.
+    @Test func eachDiscountCountsBetweenItsOwnStartAndEnd() throws {
+        let today = Self.midnight.addingTimeInterval(12 * 3_600)
+        func on(_ offset: Double) -> Date { Self.midnight.addingTimeInterval(offset * Self.day) }
+        let forever = Discount(percentOff: 25, duration: .forever, start: on(-10))
+        let repeating = Discount(percentOff: 50, duration: .repeating, start: on(-40), end: on(-20))
+        let history = SubscriptionHistory(current: Self.twoProducts(discounts: [forever, repeating]), start: on(-60), end: nil)
+        func series(_ settings: MetricSettings) -> [Date: (mrr: Decimal, movements: Movements)] {
+            let rows = RevenueMath.dailyMetrics(subscriptions: [history], charges: [], today: today, count: 70, settings: settings)
+            #expect(rows.allSatisfy { $0.balanced })
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0.day, ($0.metrics.mrr, $0.movements)) })
+        }
+        let stripeDefault = series(MetricSettings())
+        #expect(stripeDefault[on(-11)]?.mrr == 40_000, "before the coupon existed")
+        #expect(stripeDefault[on(-10)]?.movements.contraction == 10_000)
+        #expect(stripeDefault[on(0)]?.mrr == 30_000)
+        #expect(stripeDefault[on(-30)]?.mrr == 40_000, "a repeating coupon is not MRR by default")
+
+        let allActive = series(MetricSettings(discounts: .allActive))
+        #expect(allActive[on(-41)]?.mrr == 40_000)
+        #expect(allActive[on(-40)]?.movements.contraction == 20_000)
+        #expect(allActive[on(-30)]?.mrr == 20_000)
+        #expect(allActive[on(-20)]?.movements.expansion == 20_000, "the repeating coupon ends")
+        #expect(allActive[on(-10)]?.movements.contraction == 10_000)
     }
 }

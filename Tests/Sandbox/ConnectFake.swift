@@ -259,7 +259,13 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
         case "/v1/customers": return try jsonResponse(page(data.customers, request, positions: positions))
         case "/v1/subscriptions":
             var subscriptions = page(data.subscriptions, request, positions: positions)
-            subscriptions.data = subscriptions.data.map { Self.asListed($0, expandDiscounts: expanded.contains("data.discounts")) }
+            subscriptions.data = subscriptions.data.map {
+                Self.asListed(
+                    $0,
+                    expandDiscounts: expanded.contains("data.discounts"),
+                    expandItemDiscounts: expanded.contains("data.items.data.discounts")
+                )
+            }
             return try jsonResponse(subscriptions)
         case "/v1/subscription_items":
             let items = data.subscriptions.first { $0.id == request.uri.queryParameters.get("subscription") }?.items.data ?? []
@@ -274,7 +280,13 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
             guard let subscription = Self.find(data.subscriptions, id: path.dropFirst("/v1/subscriptions/".count), positions) else {
                 return try Self.missing(path)
             }
-            return try jsonResponse(Self.asListed(subscription, expandDiscounts: expanded.contains("discounts")))
+            return try jsonResponse(
+                Self.asListed(
+                    subscription,
+                    expandDiscounts: expanded.contains("discounts"),
+                    expandItemDiscounts: expanded.contains("items.data.discounts")
+                )
+            )
         case _ where path.hasPrefix("/v1/invoices/") && path.hasSuffix("/lines"):
             guard let invoice = Self.find(data.invoices, id: path.dropFirst("/v1/invoices/".count).dropLast("/lines".count), positions) else {
                 return try Self.missing(path)
@@ -293,12 +305,20 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// A subscription as Stripe shows it: its embedded items, their prices without tiers (Stripe includes them only
     /// on `/v1/prices` with `expand[]=tiers`), discounts as ids unless expanded.
-    static func asListed(_ subscription: Subscription, expandDiscounts: Bool) -> Subscription {
+    static func asListed(_ subscription: Subscription, expandDiscounts: Bool, expandItemDiscounts: Bool) -> Subscription {
         var listed = subscription
-        if !expandDiscounts { listed.discounts = listed.discounts?.map { discount in discount.object.map { .id($0.id) } ?? discount } }
-        for index in listed.items.data.indices { listed.items.data[index].price.tiers = nil }
+        if !expandDiscounts { listed.discounts = listed.discounts.map(asIDs) }
+        for index in listed.items.data.indices {
+            listed.items.data[index].price.tiers = nil
+            if !expandItemDiscounts { listed.items.data[index].discounts = listed.items.data[index].discounts.map(asIDs) }
+        }
         listed.items = embedded(listed.items)
         return listed
+    }
+
+    /// Discounts as Stripe sends them unless expanded: their ids.
+    static func asIDs(_ discounts: [Expandable<CouponDiscount>]) -> [Expandable<CouponDiscount>] {
+        discounts.map { discount in discount.object.map { .id($0.id) } ?? discount }
     }
 
     /// What Stripe embeds of a nested list: its first 10 entries, and whether there are more.

@@ -22,6 +22,23 @@ import Testing
         #expect(customer.id.hasPrefix("cus_"))
     }
 
+    /// The coupon of a discount is at `coupon` up to 2025-08-27.basil, at `source.coupon` after; either may be an id.
+    @Test func aDiscountsCouponIsReadInEitherAPIVersionsPlace() throws {
+        let coupon = #"{"id": "tenth", "object": "coupon", "duration": "forever", "percent_off": 10}"#
+        let basil = try JSONDecoder().decode(CouponDiscount.self, from: Data(#"{"id": "di_1", "coupon": \#(coupon), "start": 1}"#.utf8))
+        let clover = try JSONDecoder().decode(
+            CouponDiscount.self,
+            from: Data(#"{"id": "di_1", "source": {"type": "coupon", "coupon": \#(coupon)}, "start": 1}"#.utf8)
+        )
+        #expect(basil.coupon?.percentOff == 10 && clover.coupon?.percentOff == 10)
+        let idOnly = try JSONDecoder().decode(
+            CouponDiscount.self,
+            from: Data(#"{"id": "di_1", "source": {"type": "coupon", "coupon": "tenth"}}"#.utf8)
+        )
+        #expect(idOnly.coupon == nil)
+        #expect(try Self.decode("discount", as: CouponDiscount.self).start == 1_234_567_890)
+    }
+
     @Test func subscriptionWithItemsAndPrices() throws {
         let subscription = try Self.decode("subscription", as: Subscription.self)
         #expect(subscription.status == .active)

@@ -98,8 +98,9 @@ struct ConnectHarness: Sendable {
     }
 }
 
-/// Connect and sync tests share the job queue (a worker takes any connection's job), so they run one at a time.
-@Suite(.serialized) struct StripeSyncIntegrationTests {}
+/// Connect and sync tests share the job queue (a worker takes any connection's job), so they run one at a time; a test
+/// that hangs fails with its name instead of holding up the run.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct StripeSyncIntegrationTests {}
 
 extension StripeSyncIntegrationTests {
     @Suite struct ConnectTests {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import Sandbox
 import ServiceKit
 import StripeKit
@@ -279,6 +280,108 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             }
             #expect(snapshot(daysAgo: 45)?["mrr"] == .number(10_000), "the retired plan's own price, not today's")
             #expect(snapshot(daysAgo: 20)?["expansion_mrr"] == .number(15_000))
+        }
+    }
+}
+
+extension StripeSyncIntegrationTests.SyncWorkerTests {
+    /// Discounts as Stripe lists them (API 2025-08-27.basil): two stacked on one subscription, one of them limited to
+    /// a product (`applies_to`, expanded); a customer's own discount on a subscription with none; a repeating one that
+    /// Stripe stops listing once it has ended, which still applied on its days.
+    @Test func discountsCountOnTheirOwnDaysWhereverStripeKeepsThem() async throws {
+        try await ConnectHarness.run(workers: 1) { h async throws in
+            let now = Int(Date().timeIntervalSince1970)
+            let day = 86_400
+            func price(_ id: String, _ cents: Int, product: String) -> Price {
+                Price(
+                    id: id,
+                    currency: "usd",
+                    unitAmount: cents,
+                    billingScheme: "per_unit",
+                    recurring: Recurring(interval: .month),
+                    product: ExpandableID(product)
+                )
+            }
+            func discount(_ id: String, _ coupon: Coupon, start: Int, end: Int? = nil) -> CouponDiscount {
+                CouponDiscount(id: id, coupon: coupon, start: now + start * day, end: end.map { now + $0 * day })
+            }
+            var data = ConnectedAccountData()
+            data.customers = ["a", "b", "c"].map { Customer(id: "cus_\($0)", email: "\($0)@example.com", created: now - 90 * day) }
+            data.customers[1].discount = discount("di_b", Coupon(id: "half", duration: .forever, percentOff: 50), start: -30)
+            var a = Subscription(
+                id: "sub_a",
+                customer: "cus_a",
+                status: .active,
+                created: now - 60 * day,
+                currency: "usd",
+                items: StripeList(data: [
+                    SubscriptionItem(id: "si_a1", price: price("price_a", 10_000, product: "prod_a"), quantity: 1),
+                    SubscriptionItem(id: "si_a2", price: price("price_b", 30_000, product: "prod_b"), quantity: 1),
+                ])
+            )
+            a.discounts = [
+                .object(discount("di_a1", Coupon(id: "tenth", duration: .forever, percentOff: 10), start: -60)),
+                .object(
+                    discount(
+                        "di_a2",
+                        Coupon(id: "twenty_off_a", duration: .forever, amountOff: 2_000, currency: "usd", appliesTo: .init(products: ["prod_a"])),
+                        start: -60
+                    )
+                ),
+            ]
+            let b = Subscription(
+                id: "sub_b",
+                customer: "cus_b",
+                status: .active,
+                created: now - 60 * day,
+                currency: "usd",
+                items: StripeList(data: [SubscriptionItem(id: "si_b", price: price("price_c", 20_000, product: "prod_c"), quantity: 1)])
+            )
+            var c = Subscription(
+                id: "sub_c",
+                customer: "cus_c",
+                status: .active,
+                created: now - 60 * day,
+                currency: "usd",
+                items: StripeList(data: [SubscriptionItem(id: "si_c", price: price("price_d", 10_000, product: "prod_d"), quantity: 1)])
+            )
+            c.discounts = [
+                .object(discount("di_c", Coupon(id: "intro", duration: .repeating, percentOff: 50, durationInMonths: 1), start: -20, end: -5))
+            ]
+            data.subscriptions = [a, b, c]
+            let (user, connection, account) = try await Self.connectBuilt(data, named: "discounts", h)
+            let auth: HTTPFields = [.authorization: "Bearer \(user.token)", .contentType: "application/json"]
+
+            // Repeating coupons count under `all-active`; the rebuild keeps what the first sync saw.
+            let changed = try await h.gateway.execute(
+                uri: "/api/stripe/connections/\(connection.id)/settings",
+                method: .patch,
+                headers: auth,
+                body: ByteBuffer(string: #"{"discounts": "all-active"}"#)
+            )
+            #expect(changed.status == .ok)
+            try await Self.doneJobs(connection.id, count: 2)
+            // Stripe stops listing c's coupon once it has ended.
+            data.subscriptions[2].discounts = []
+            h.sandbox.connect.setData(data, for: account)
+            try h.sandbox.connect.record(event: "customer.subscription.updated", object: data.subscriptions[2], named: "subscription", for: account)
+            try await Self.syncAgain(h, token: user.token, connection: connection.id)
+            try await Self.doneJobs(connection.id, count: 3)
+
+            let response = try await h.gateway.execute(uri: "/api/metrics?connectionId=\(connection.id)&days=60", method: .get, headers: auth)
+            let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
+            guard case .array(let trend)? = metrics["trend"] else { Issue.record("no trend"); return }
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withFullDate]
+            func mrr(daysAgo: Int) -> JSONValue? {
+                let wanted = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(now - daysAgo * day)))
+                return trend.first { $0["day"]?.string == wanted }?["mrr"]
+            }
+            // a: ($90 + $270) less $20 off A = $340; b: $200, half from day −30; c: $100, half from −20 to −5.
+            #expect(mrr(daysAgo: 40) == .number(34_000 + 20_000 + 10_000))
+            #expect(mrr(daysAgo: 25) == .number(34_000 + 10_000 + 10_000))
+            #expect(mrr(daysAgo: 10) == .number(34_000 + 10_000 + 5_000), "the ended coupon still applied on its days")
+            #expect(metrics["latest"]?["mrr"] == .number(34_000 + 10_000 + 10_000))
         }
     }
 }

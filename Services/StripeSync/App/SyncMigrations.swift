@@ -165,5 +165,13 @@ enum SyncMigrations {
                 """
             ]
         ),
+        Migration(
+            12,
+            "discounts over time: customers' own, and every discount each sync saw on a subscription",
+            [
+                "ALTER TABLE sync.customers_cache ADD COLUMN discount jsonb",
+                "ALTER TABLE sync.subscription_states ADD COLUMN discounts jsonb NOT NULL DEFAULT '[]'",
+            ]
+        ),
     ]
 }

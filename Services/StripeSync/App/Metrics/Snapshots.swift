@@ -167,6 +167,24 @@ extension SnapshotBuilder {
             "SELECT id, price::text FROM sync.prices_cache WHERE account_id = \(account)",
             logger: logger
         ).decode((String, String).self) { prices[id] = try decode(Price.self, json, table: "prices_cache", id: id) }
+        // Customers' own discounts, for their subscriptions that have none.
+        var customerDiscounts: [String: CouponDiscount] = [:]
+        for try await (id, json) in try await postgres.query(
+            "SELECT id, discount::text FROM sync.customers_cache WHERE account_id = \(account) AND discount IS NOT NULL",
+            logger: logger
+        ).decode((String, String).self) { customerDiscounts[id] = try decode(CouponDiscount.self, json, table: "customers_cache", id: id) }
+        // Every discount a sync saw on each subscription: Stripe drops a discount from the subscription once it ends,
+        // but it still applied on the days between its start and its end.
+        var seenDiscounts: [String: [CouponDiscount]] = [:]
+        for try await (subscription, observedAt, json) in try await postgres.query(
+            "SELECT subscription_id, observed_at, discounts::text FROM sync.subscription_states WHERE account_id = \(account) ORDER BY observed_at",
+            logger: logger
+        ).decode((String, Int, String).self) {
+            let seen = try decode([CouponDiscount].self, json, table: "subscription_states", id: "\(subscription)@\(observedAt)")
+            for discount in seen where !(seenDiscounts[subscription] ?? []).contains(where: { $0.id == discount.id }) {
+                seenDiscounts[subscription, default: []].append(discount)
+            }
+        }
         for try await (id, customer, status, currency, created, trialEnd, canceledAt, endedAt, cancelAtPeriodEnd, items, discounts)
             in try await postgres.query(
                 """
@@ -179,13 +197,16 @@ extension SnapshotBuilder {
         {
             let decoded = try decode([SubscriptionItem].self, items, table: "subscriptions_cache", id: id)
             for item in decoded where prices[item.price.id] == nil { prices[item.price.id] = item.price }
+            // Today's discounts first, in Stripe's order; then those seen before that have since ended.
+            var own = try decode([CouponDiscount].self, discounts, table: "subscriptions_cache", id: id)
+            for discount in seenDiscounts[id] ?? [] where !own.contains(where: { $0.id == discount.id }) { own.append(discount) }
             let snapshot = SubscriptionSnapshot(
                 id: id,
                 customerID: customer,
                 currency: currency,
                 status: status,
-                items: decoded.map { Self.item(Self.resolved($0.price, id: $0.price.id, prices: prices) ?? $0.price, quantity: $0.quantity) },
-                discount: Self.discount(try decode([CouponDiscount].self, discounts, table: "subscriptions_cache", id: id), now: today),
+                items: decoded.map { Self.item($0, prices: prices) },
+                discounts: (own.isEmpty ? customerDiscounts[customer].map { [$0] } ?? [] : own).compactMap(Self.discount),
                 cancelAtPeriodEnd: cancelAtPeriodEnd
             )
             let start = Date(timeIntervalSince1970: TimeInterval(max(created, trialEnd ?? created)))
@@ -216,9 +237,7 @@ extension SnapshotBuilder {
             logger: logger
         ).decode((String, Int, String).self) {
             let seen = try decode([SubscriptionItem].self, items, table: "subscription_states", id: "\(subscription)@\(observedAt)")
-            billed[subscription, default: [:]][observedAt] = seen.map {
-                Self.item(Self.resolved($0.price, id: $0.price.id, prices: prices) ?? $0.price, quantity: $0.quantity)
-            }
+            billed[subscription, default: [:]][observedAt] = seen.map { Self.item($0, prices: prices) }
         }
         return current.map { subscription in
             let periods = (billed[subscription.id] ?? [:]).map {
@@ -242,22 +261,32 @@ extension SnapshotBuilder {
         }
     }
 
-    /// Saves each subscription's items where they differ from what the last sync saw, so that a change made between
-    /// invoices keeps the day it was seen once that day is no longer today. Of two syncs in one second, the later
-    /// one's items stand.
+    /// Saves each subscription's items and discounts where they differ from what the last sync saw, so that a change
+    /// made between invoices keeps the day it was seen once that day is no longer today, and a discount keeps the days
+    /// it applied once Stripe no longer lists it. Of two syncs in one second, the later one's stand.
     static func recordStates(account: String, at moment: Date, postgres: PostgresClient, logger: Logger) async throws {
         try await postgres.query(
             """
-            INSERT INTO sync.subscription_states (account_id, subscription_id, observed_at, items)
-            SELECT s.account_id, s.id, \(Int(moment.timeIntervalSince1970)), s.items FROM sync.subscriptions_cache s
-            WHERE s.account_id = \(account) AND s.items IS DISTINCT FROM (
-                SELECT o.items FROM sync.subscription_states o WHERE o.account_id = s.account_id AND o.subscription_id = s.id
-                ORDER BY o.observed_at DESC LIMIT 1
+            INSERT INTO sync.subscription_states (account_id, subscription_id, observed_at, items, discounts)
+            SELECT s.account_id, s.id, \(Int(moment.timeIntervalSince1970)), s.items, s.discounts FROM sync.subscriptions_cache s
+            WHERE s.account_id = \(account) AND NOT EXISTS (
+                SELECT 1 FROM (
+                    SELECT o.items, o.discounts FROM sync.subscription_states o WHERE o.account_id = s.account_id AND o.subscription_id = s.id
+                    ORDER BY o.observed_at DESC LIMIT 1
+                ) latest
+                WHERE latest.items = s.items AND latest.discounts = s.discounts
             )
-            ON CONFLICT (account_id, subscription_id, observed_at) DO UPDATE SET items = EXCLUDED.items
+            ON CONFLICT (account_id, subscription_id, observed_at) DO UPDATE SET items = EXCLUDED.items, discounts = EXCLUDED.discounts
             """,
             logger: logger
         )
+    }
+
+    /// A subscription item as MRR reads it: its price whole, and its own discounts.
+    static func item(_ item: SubscriptionItem, prices: [String: Price]) -> SubscriptionSnapshot.Item {
+        var read = Self.item(Self.resolved(item.price, id: item.price.id, prices: prices) ?? item.price, quantity: item.quantity)
+        read.discounts = (item.discounts ?? []).compactMap(\.object).compactMap(Self.discount)
+        return read
     }
 
     static func item(_ price: Price, quantity: Int?) -> SubscriptionSnapshot.Item {
@@ -267,7 +296,8 @@ extension SnapshotBuilder {
             interval: price.recurring?.interval.rawValue ?? "",
             intervalCount: price.recurring?.intervalCount ?? 1,
             metered: price.recurring?.usageType == "metered",
-            priceID: price.id
+            priceID: price.id,
+            productID: price.product?.id
         )
     }
 
@@ -299,18 +329,24 @@ extension SnapshotBuilder {
         return .perUnit(unit)
     }
 
-    /// The discount MRR reads: the first one still running. (Stacked discounts are rare; the first is Stripe's
-    /// primary one.)
-    static func discount(_ discounts: [CouponDiscount], now: Date) -> Discount? {
-        let now = Int(now.timeIntervalSince1970)
-        guard let running = discounts.first(where: { ($0.end ?? .max) > now }) else { return nil }
+    /// A Stripe discount as MRR reads it: its coupon's terms, its own start and end, the products it is limited to.
+    /// Nil when Stripe sent the coupon by id only (nothing to reduce MRR by).
+    static func discount(_ discount: CouponDiscount) -> Discount? {
+        guard let coupon = discount.coupon else { return nil }
         let duration: Discount.Duration =
-            switch running.coupon.duration {
+            switch coupon.duration {
             case .forever: .forever
             case .once: .once
             default: .repeating
             }
-        return Discount(percentOff: running.coupon.percentOff, amountOffCents: running.coupon.amountOff.map(Int64.init), duration: duration)
+        return Discount(
+            percentOff: coupon.percentOff,
+            amountOffCents: coupon.amountOff.map(Int64.init),
+            duration: duration,
+            start: discount.start.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+            end: discount.end.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+            products: coupon.appliesTo.map { Set($0.products) }
+        )
     }
 }
 

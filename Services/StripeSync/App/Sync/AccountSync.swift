@@ -127,12 +127,18 @@ struct AccountSync {
             let after = phase == cursor.phase ? cursor.after : nil
             switch phase {
             case .customers:
-                let pages = stripe.list("/v1/customers", account: account, startingAfter: after, of: Customer.self)
+                let pages = stripe.list(
+                    "/v1/customers",
+                    query: [("expand", ["data.discount.coupon.applies_to"])],
+                    account: account,
+                    startingAfter: after,
+                    of: Customer.self
+                )
                 counts.customers = try await copy(pages, phase, &cursor, upsert: CacheQueries.upsert)
             case .subscriptions:
                 let pages = stripe.list(
                     "/v1/subscriptions",
-                    query: [("status", "all"), ("expand", ["data.discounts"])],
+                    query: [("status", "all"), ("expand", ["data.discounts", "data.discounts.coupon.applies_to", "data.items.data.discounts"])],
                     account: account,
                     startingAfter: after,
                     of: Subscription.self
@@ -189,7 +195,9 @@ struct AccountSync {
 
     /// Stripe embeds a subscription's first items only; the rest are paged from `/v1/subscription_items`.
     func withEveryItem(_ subscriptions: [Subscription]) async throws -> [Subscription] {
-        try await withEvery(\.items, of: subscriptions) { ("/v1/subscription_items", [("subscription", .string($0.id))]) }
+        try await withEvery(\.items, of: subscriptions) {
+            ("/v1/subscription_items", [("subscription", .string($0.id)), ("expand", ["data.discounts"])])
+        }
     }
 
     /// Stripe embeds an invoice's first lines only; the rest are paged from `/v1/invoices/{id}/lines`.
@@ -255,7 +263,13 @@ struct AccountSync {
         // Subscriptions and charges are read again: events carry discounts and refunds as ids only.
         var subscriptions: [Subscription] = []
         for id in subscriptionIDs.sorted() {
-            subscriptions.append(try await stripe.get("/v1/subscriptions/\(id)", query: [("expand", ["discounts"])], account: account))
+            subscriptions.append(
+                try await stripe.get(
+                    "/v1/subscriptions/\(id)",
+                    query: [("expand", ["discounts", "discounts.coupon.applies_to", "items.data.discounts"])],
+                    account: account
+                )
+            )
         }
         subscriptions = try await withEveryItem(subscriptions)
         invoices = try await withEveryLine(invoices)

@@ -16,13 +16,14 @@ enum CacheQueries {
         guard !customers.isEmpty else { return }
         try await connection.query(
             """
-            INSERT INTO sync.customers_cache (account_id, id, email, name, currency, created, deleted)
-            SELECT \(account), id, NULLIF(email, ''), NULLIF(name, ''), NULLIF(currency, ''), created, deleted
+            INSERT INTO sync.customers_cache (account_id, id, email, name, currency, created, deleted, discount)
+            SELECT \(account), id, NULLIF(email, ''), NULLIF(name, ''), NULLIF(currency, ''), created, deleted, NULLIF(discount, 'null')::jsonb
             FROM unnest(\(customers.map(\.id))::text[], \(text(customers.map(\.email)))::text[], \(text(customers.map(\.name)))::text[],
-                \(text(customers.map(\.currency)))::text[], \(customers.map { Int64($0.created) })::bigint[], \(customers.map { $0.deleted ?? false })::boolean[])
-                AS c(id, email, name, currency, created, deleted)
+                \(text(customers.map(\.currency)))::text[], \(customers.map { Int64($0.created) })::bigint[], \(customers.map { $0.deleted ?? false })::boolean[],
+                \(customers.map { json($0.discount) })::text[])
+                AS c(id, email, name, currency, created, deleted, discount)
             ON CONFLICT (account_id, id) DO UPDATE SET email = EXCLUDED.email, name = EXCLUDED.name, currency = EXCLUDED.currency,
-                created = EXCLUDED.created, deleted = EXCLUDED.deleted, synced_at = now()
+                created = EXCLUDED.created, deleted = EXCLUDED.deleted, discount = EXCLUDED.discount, synced_at = now()
             """,
             logger: logger
         )
