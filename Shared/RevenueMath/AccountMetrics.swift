@@ -32,7 +32,8 @@ public struct ChargeRecord: Sendable, Equatable {
 }
 
 /// One currency's metrics for one day, over the 30-day window that ends on it. Rates are fractions (0.1 = 10 %),
-/// absent where METRICS.md says so.
+/// absent where METRICS.md says so. MRR, ARR and movements are exact (10⁻⁶ of a minor unit); ARPU and LTV are rounded
+/// to `moneyRatioPlaces` decimal places of a minor unit, rates to `ratePlaces` decimal places, half away from zero.
 public struct AccountMetrics: Sendable, Equatable {
     public var mrr: Decimal
     public var arr: Decimal
@@ -51,6 +52,19 @@ public struct AccountMetrics: Sendable, Equatable {
 }
 
 extension RevenueMath {
+    /// ARPU and LTV: hundredths of a cent.
+    public static let moneyRatioPlaces = 2
+    /// Rates: a millionth (0.0001 %).
+    public static let ratePlaces = 6
+
+    /// `value` rounded half away from zero to `places` decimal places.
+    public static func rounded(_ value: Decimal, places: Int) -> Decimal {
+        var exact = value
+        var result = Decimal()
+        NSDecimalRound(&result, &exact, places, .plain)
+        return result
+    }
+
     /// - Parameters:
     ///   - days: customer → MRR for each day of the window, first day = window start, last = today (one currency).
     ///   - history: customers who had MRR before the window.
@@ -89,22 +103,28 @@ extension RevenueMath {
         let customerChurn: Decimal? = startCustomers.isEmpty ? nil : Decimal(churnedCustomers.count) / Decimal(startCustomers.count)
         let succeeded = charges.filter(\.succeeded)
         let settled = charges.count(where: { !$0.pending })
+        func money(_ value: Decimal?) -> Decimal? { value.map { rounded($0, places: moneyRatioPlaces) } }
+        func rate(_ value: Decimal?) -> Decimal? { value.map { rounded($0, places: ratePlaces) } }
         return AccountMetrics(
             mrr: mrr,
             arr: mrr * 12,
             totalRevenueCents: succeeded.reduce(0) { $0 + $1.amountCents - $1.refundedCents },
             totalCustomers: customers,
             activeSubscriptions: activeSubscriptions.now,
-            arpu: arpu,
-            customerChurnRate: customerChurn,
-            revenueChurnRate: startMRR > 0 ? (movements.churned + movements.contraction) / startMRR : nil,
-            netRevenueChurnRate: startMRR > 0
-                ? (movements.churned + movements.contraction - movements.expansion - movements.reactivation) / startMRR : nil,
-            ltv: arpu.flatMap { arpu in customerChurn.flatMap { $0 > 0 ? arpu / $0 : nil } },
-            paymentSuccessRate: settled == 0 ? nil : Decimal(succeeded.count) / Decimal(settled),
-            disputeRate: succeeded.isEmpty ? nil : Decimal(charges.filter(\.disputed).count) / Decimal(succeeded.count),
-            subscriptionGrowthRate: activeSubscriptions.windowStart > 0
-                ? Decimal(activeSubscriptions.now - activeSubscriptions.windowStart) / Decimal(activeSubscriptions.windowStart) : nil,
+            arpu: money(arpu),
+            customerChurnRate: rate(customerChurn),
+            revenueChurnRate: rate(startMRR > 0 ? (movements.churned + movements.contraction) / startMRR : nil),
+            netRevenueChurnRate: rate(
+                startMRR > 0 ? (movements.churned + movements.contraction - movements.expansion - movements.reactivation) / startMRR : nil
+            ),
+            // From the exact ARPU and churn, rounded once.
+            ltv: money(arpu.flatMap { arpu in customerChurn.flatMap { $0 > 0 ? arpu / $0 : nil } }),
+            paymentSuccessRate: rate(settled == 0 ? nil : Decimal(succeeded.count) / Decimal(settled)),
+            disputeRate: rate(succeeded.isEmpty ? nil : Decimal(charges.filter(\.disputed).count) / Decimal(succeeded.count)),
+            subscriptionGrowthRate: rate(
+                activeSubscriptions.windowStart > 0
+                    ? Decimal(activeSubscriptions.now - activeSubscriptions.windowStart) / Decimal(activeSubscriptions.windowStart) : nil
+            ),
             movements: movements
         )
     }

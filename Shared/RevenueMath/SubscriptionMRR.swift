@@ -219,10 +219,7 @@ public enum RevenueMath {
     /// they are: rounding would lengthen their mantissa and slow every sum made of them.
     static func fixedScale(_ value: Decimal) -> Decimal {
         guard value.exponent < -mrrScale else { return value }
-        var exact = value
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &exact, mrrScale, .plain)
-        return rounded
+        return rounded(value, places: mrrScale)
     }
 
     /// Each customer's MRR per currency. Currencies are never added together.

@@ -142,6 +142,17 @@ func subscription(
         #expect(metrics.ltv == Decimal(12_000))
     }
 
+    /// $1,000 shared by three customers, one of three churned: ARPU and LTV to hundredths of a cent, churn to six places.
+    @Test func ratiosAreRoundedToTheirStatedPlaces() throws {
+        let start: [String: Decimal] = ["a": 50_000, "b": 30_000, "c": 20_000, "d": 10_000]
+        let end: [String: Decimal] = ["a": 50_000, "b": 30_000, "c": 20_000]
+        let metrics = try RevenueMath.accountMetrics(days: [start, end], activeSubscriptions: (3, 4), charges: [])
+        #expect(metrics.arpu == Decimal(string: "33333.33"))
+        #expect(metrics.customerChurnRate == Decimal(string: "0.25"))
+        #expect(metrics.ltv == Decimal(string: "133333.33"), "from the exact ARPU, rounded once")
+        #expect(metrics.revenueChurnRate == Decimal(string: "0.090909"))
+    }
+
     @Test func revenuePaymentsAndDisputesOfTheWindow() throws {
         let now = Date()
         let charges = [
@@ -153,7 +164,7 @@ func subscription(
         let metrics = try RevenueMath.accountMetrics(days: [[:], [:]], activeSubscriptions: (0, 0), charges: charges)
         #expect(metrics.totalRevenueCents == 17_500)
         #expect(metrics.paymentSuccessRate == Decimal(string: "0.75"))
-        #expect(metrics.disputeRate == Decimal(1) / Decimal(3))
+        #expect(metrics.disputeRate == Decimal(string: "0.333333"), "a rate to six places")
         #expect(metrics.arpu == nil && metrics.ltv == nil && metrics.customerChurnRate == nil && metrics.subscriptionGrowthRate == nil)
     }
 }
@@ -236,7 +247,8 @@ func subscription(
     }
 
     /// $100/year is 833.33… cents a month, $250 per 3 months 8,333.33…, weekly and daily prices other repeating
-    /// fractions: summed at one fixed scale, every day's movements add up exactly and the rebuild never stops.
+    /// fractions, some discounted by a third or by $3.33 an invoice for a while: summed at one fixed scale, every day's
+    /// movements add up exactly and the rebuild never stops (1,000 accounts from a fixed seed).
     @Test func nonTerminatingPricesKeepTheInvariantOnEveryDay() {
         let today = Self.midnight.addingTimeInterval(13 * 3600)
         let prices: [(Int64, String, Int)] = [(10_000, "year", 1), (25_000, "month", 3), (700, "week", 1), (100, "day", 1), (9_900, "month", 1)]
@@ -248,21 +260,37 @@ func subscription(
                 let (cents, interval, count) = prices[random.next(prices.count)]
                 let start = today.addingTimeInterval(-Double(random.next(80)) * Self.day - Double(random.next(86_400)))
                 let ends = random.next(3) == 0
+                var current = Self.subscription(
+                    "c\(random.next(4))-\(index)",
+                    cents * Int64(1 + random.next(3)),
+                    interval: interval,
+                    count: count,
+                    status: ends ? "canceled" : "active"
+                )
+                // A third of them discounted for a while: a third off, or $3.33 off each invoice.
+                if random.next(3) == 0 {
+                    let from = today.addingTimeInterval(-Double(random.next(70)) * Self.day - Double(random.next(86_400)))
+                    current.discounts = [
+                        random.next(2) == 0
+                            ? Discount(
+                                percentOff: Decimal(string: "33.3")!,
+                                duration: .repeating,
+                                start: from,
+                                end: from.addingTimeInterval(20 * Self.day)
+                            )
+                            : Discount(amountOffCents: 333, duration: .forever, start: from)
+                    ]
+                }
                 subscriptions.append(
                     SubscriptionHistory(
-                        current: Self.subscription(
-                            "c\(random.next(4))-\(index)",
-                            cents * Int64(1 + random.next(3)),
-                            interval: interval,
-                            count: count,
-                            status: ends ? "canceled" : "active"
-                        ),
+                        current: current,
                         start: start,
                         end: ends ? start.addingTimeInterval(Double(1 + random.next(40)) * Self.day) : nil
                     )
                 )
             }
-            let daily = RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: [], today: today, count: 60)
+            let settings = MetricSettings(discounts: random.next(2) == 0 ? .allActive : .foreverOnly)
+            let daily = RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: [], today: today, count: 60, settings: settings)
             #expect(daily.allSatisfy { $0.balanced })
             checkedDays += daily.count
         }
