@@ -88,7 +88,7 @@ public final class ConnectFake: Sendable {
             // An account the page makes up comes with a small business's worth of data, so that `make run` has
             // metrics to show once the first sync is done.
             if isNew, self.data(for: id) == nil {
-                self.setData(.generate(customers: 200, seed: id.utf8.reduce(UInt64(7)) { $0 &* 31 &+ UInt64($1) }), for: id)
+                self.setData(.business(customers: 200, seed: id.utf8.reduce(UInt64(7)) { $0 &* 31 &+ UInt64($1) }), for: id)
             }
             let separator = redirect.contains("?") ? "&" : "?"
             let encodedState = state.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? state

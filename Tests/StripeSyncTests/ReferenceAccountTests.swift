@@ -262,3 +262,38 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
         }
     }
 }
+
+extension StripeSyncIntegrationTests.SyncWorkerTests {
+    /// The account the sandbox's Connect page makes up (what `make run` shows) has every kind of movement, trials,
+    /// coupons, failed payments and a dispute, and its history balances on every day.
+    @Test func theSandboxsMadeUpAccountShowsEveryMovement() async throws {
+        try await ConnectHarness.run(workers: 1) { h async throws in
+            let user = try await ConnectHarness.user()
+            #expect(try await h.callback(try await h.authorize(user.token)).status == .found)
+            let connection = try #require(try await h.connections(user.token).first)
+            try await Self.doneJobs(connection.id, count: 1)
+            let response = try await h.gateway.execute(
+                uri: "/api/metrics?connectionId=\(connection.id)&days=365",
+                method: .get,
+                headers: [.authorization: "Bearer \(user.token)"]
+            )
+            let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
+            for kind in ["new", "expansion", "contraction", "churned", "reactivation"] {
+                #expect((metrics["movements"]?[kind]).map { $0 != .number(0) } == true, "\(kind) MRR")
+            }
+            guard case .array(let trend)? = metrics["trend"] else { Issue.record("no trend"); return }
+            func number(_ value: JSONValue?) -> Decimal? {
+                if case .number(let number)? = value { return number }
+                return nil
+            }
+            for (yesterday, today) in zip(trend, trend.dropFirst()) {
+                let moved =
+                    ["new_mrr", "expansion_mrr", "reactivation_mrr"].compactMap { number(today[$0]) }.reduce(0, +)
+                    - ["contraction_mrr", "churned_mrr"].compactMap { number(today[$0]) }.reduce(0, +)
+                #expect(number(yesterday["mrr"])! + moved == number(today["mrr"])!, "\(today["day"]?.string ?? "")")
+            }
+            #expect(trend.contains { (number($0["payment_success_rate"]) ?? 1) < 1 }, "failed payments")
+            #expect(trend.contains { (number($0["dispute_rate"]) ?? 0) > 0 }, "a dispute")
+        }
+    }
+}
