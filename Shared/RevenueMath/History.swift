@@ -48,20 +48,22 @@ extension SubscriptionHistory {
     ///   subscription that is `canceled`) ends it.
     /// - `incomplete` and `incomplete_expired` never had a first payment, and `paused` is what a trial becomes when it
     ///   ends without a payment method: none of them ever counted.
-    /// - `unpaid` stopped counting when its last paid period ran out (`paidThrough`, from its paid invoices), or never
-    ///   counted without any: today's status is not back-filled over the days it was paid for.
+    /// - `unpaid` stopped counting when its last paid period ran out (`paidThrough`, from its paid invoices), and no
+    ///   earlier than the last time a sync saw it counting (`lastSeenCounting`, when its invoices are not all in the
+    ///   cache); without either it never counted: today's status is not back-filled over the days it was paid for.
     public static func lifetime(
         status: String,
         start: Date,
         canceledAt: Date?,
         endedAt: Date?,
         cancelAtPeriodEnd: Bool,
-        paidThrough: Date? = nil
+        paidThrough: Date? = nil,
+        lastSeenCounting: Date? = nil
     ) -> (end: Date?, cancelRequestedAt: Date?) {
         let end: Date?
         switch status {
         case "incomplete", "incomplete_expired", "paused": end = start
-        case "unpaid": end = endedAt ?? max(start, paidThrough ?? start)
+        case "unpaid": end = endedAt ?? max(start, paidThrough ?? start, lastSeenCounting ?? start)
         case "canceled": end = endedAt ?? canceledAt
         default: end = endedAt
         }

@@ -405,6 +405,25 @@ extension FidelityTests {
         #expect(churns.map(\.movements.churned) == [6_000])
         #expect(daily.first?.metrics.mrr == 12_000, "only the healthy and, while paid, the unpaid one ever counted")
     }
+
+    /// An unpaid subscription whose paid invoices are not in the cache, but which a sync saw active 25 days ago: it
+    /// counted until then at least, and churned no earlier.
+    @Test func anUnpaidSubscriptionCountedWhileASyncSawItActive() {
+        let started = Self.midnight.addingTimeInterval(-100 * Self.day)
+        let seenActive = Self.midnight.addingTimeInterval(-25 * Self.day + 3_600)
+        let lifetime = SubscriptionHistory.lifetime(
+            status: "unpaid",
+            start: started,
+            canceledAt: nil,
+            endedAt: nil,
+            cancelAtPeriodEnd: false,
+            paidThrough: Self.midnight.addingTimeInterval(-70 * Self.day),
+            lastSeenCounting: seenActive
+        )
+        #expect(lifetime.end == seenActive, "the later of its paid time and the last time it was seen counting")
+        let neverSeen = SubscriptionHistory.lifetime(status: "unpaid", start: started, canceledAt: nil, endedAt: nil, cancelAtPeriodEnd: false)
+        #expect(neverSeen.end == started)
+    }
 }
 
 extension FidelityTests {

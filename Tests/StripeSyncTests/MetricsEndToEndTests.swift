@@ -179,6 +179,14 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
 }
 
 extension StripeSyncIntegrationTests.SyncWorkerTests {
+    /// The snapshot in `currency` of the UTC day holding `moment`, from `/api/metrics`' trend.
+    static func snapshot(_ trend: [JSONValue], on moment: Int, currency: String = "usd") -> JSONValue? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        let day = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(moment)))
+        return trend.first { $0["day"]?.string == day && $0["currency"]?.string == currency }
+    }
+
     /// A customer upgraded from a plan nobody is on any more, which its old invoice names by id only (API
     /// 2025-08-27.basil), and a volume-tiered plan, which Stripe lists without its tiers: both are read whole from
     /// `/v1/prices/{id}`, so the old period keeps its real amount and the tiers are charged as Stripe charges them.
@@ -272,12 +280,7 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
             #expect(metrics["latest"]?["mrr"] == .number(25_000 + 12 * 300), "twelve seats, all at the volume tier's $3")
             guard case .array(let trend)? = metrics["trend"] else { Issue.record("no trend"); return }
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withFullDate]
-            func snapshot(daysAgo: Int) -> JSONValue? {
-                let wanted = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(now - daysAgo * day)))
-                return trend.first { $0["day"]?.string == wanted && $0["currency"]?.string == "usd" }
-            }
+            func snapshot(daysAgo: Int) -> JSONValue? { Self.snapshot(trend, on: now - daysAgo * day) }
             #expect(snapshot(daysAgo: 45)?["mrr"] == .number(10_000), "the retired plan's own price, not today's")
             #expect(snapshot(daysAgo: 20)?["expansion_mrr"] == .number(15_000))
         }
@@ -371,12 +374,7 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             let response = try await h.gateway.execute(uri: "/api/metrics?connectionId=\(connection.id)&days=60", method: .get, headers: auth)
             let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
             guard case .array(let trend)? = metrics["trend"] else { Issue.record("no trend"); return }
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withFullDate]
-            func mrr(daysAgo: Int) -> JSONValue? {
-                let wanted = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(now - daysAgo * day)))
-                return trend.first { $0["day"]?.string == wanted }?["mrr"]
-            }
+            func mrr(daysAgo: Int) -> JSONValue? { Self.snapshot(trend, on: now - daysAgo * day)?["mrr"] }
             // a: ($90 + $270) less $20 off A = $340; b: $200, half from day −30; c: $100, half from −20 to −5.
             #expect(mrr(daysAgo: 40) == .number(34_000 + 20_000 + 10_000))
             #expect(mrr(daysAgo: 25) == .number(34_000 + 10_000 + 10_000))

@@ -235,14 +235,11 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             )
             let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
             guard case .array(let trend)? = metrics["trend"] else { Issue.record("no trend: \(String(buffer: response.body))"); return }
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withFullDate]
             var compared = 0
             for currency in ["usd", "eur"] {
                 for k in -364...0 {
-                    let day = formatter.string(from: Date(timeIntervalSince1970: TimeInterval(clock.midnight + k * 86_400)))
-                    guard let snapshot = trend.first(where: { $0["day"]?.string == day && $0["currency"]?.string == currency }) else {
-                        Issue.record("no \(currency) snapshot for day \(k) (\(day))")
+                    guard let snapshot = Self.snapshot(trend, on: clock.midnight + k * 86_400, currency: currency) else {
+                        Issue.record("no \(currency) snapshot for day \(k)")
                         continue
                     }
                     let mrr = Self.expectedMRR.filter { $0.currency == currency && $0.from <= k && k < ($0.until ?? 1) }.reduce(Decimal(0)) {

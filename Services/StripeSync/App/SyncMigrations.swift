@@ -173,5 +173,6 @@ enum SyncMigrations {
                 "ALTER TABLE sync.subscription_states ADD COLUMN discounts jsonb NOT NULL DEFAULT '[]'",
             ]
         ),
+        Migration(13, "the status each sync saw a subscription in", ["ALTER TABLE sync.subscription_states ADD COLUMN status text"]),
     ]
 }

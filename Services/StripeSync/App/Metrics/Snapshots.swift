@@ -175,14 +175,22 @@ extension SnapshotBuilder {
         ).decode((String, String).self) { customerDiscounts[id] = try decode(CouponDiscount.self, json, table: "customers_cache", id: id) }
         // Every discount a sync saw on each subscription: Stripe drops a discount from the subscription once it ends,
         // but it still applied on the days between its start and its end.
+        // And the last time a sync saw each one counting, for an unpaid subscription whose invoices are not all cached.
         var seenDiscounts: [String: [CouponDiscount]] = [:]
-        for try await (subscription, observedAt, json) in try await postgres.query(
-            "SELECT subscription_id, observed_at, discounts::text FROM sync.subscription_states WHERE account_id = \(account) ORDER BY observed_at",
+        var lastSeenCounting: [String: Date] = [:]
+        for try await (subscription, observedAt, json, status) in try await postgres.query(
+            """
+            SELECT subscription_id, observed_at, discounts::text, status FROM sync.subscription_states
+            WHERE account_id = \(account) ORDER BY observed_at
+            """,
             logger: logger
-        ).decode((String, Int, String).self) {
+        ).decode((String, Int, String, String?).self) {
             let seen = try decode([CouponDiscount].self, json, table: "subscription_states", id: "\(subscription)@\(observedAt)")
             for discount in seen where !(seenDiscounts[subscription] ?? []).contains(where: { $0.id == discount.id }) {
                 seenDiscounts[subscription, default: []].append(discount)
+            }
+            if let status, RevenueMath.countingStatuses.contains(status) {
+                lastSeenCounting[subscription] = Date(timeIntervalSince1970: TimeInterval(observedAt))
             }
         }
         for try await (id, customer, status, currency, created, trialEnd, canceledAt, endedAt, cancelAtPeriodEnd, items, discounts)
@@ -249,7 +257,8 @@ extension SnapshotBuilder {
                 canceledAt: subscription.canceledAt,
                 endedAt: subscription.endedAt,
                 cancelAtPeriodEnd: subscription.snapshot.cancelAtPeriodEnd,
-                paidThrough: invoices[subscription.id]?.paidThrough.map { Date(timeIntervalSince1970: TimeInterval($0)) }
+                paidThrough: invoices[subscription.id]?.paidThrough.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                lastSeenCounting: lastSeenCounting[subscription.id]
             )
             return SubscriptionHistory(
                 current: subscription.snapshot,
@@ -261,22 +270,25 @@ extension SnapshotBuilder {
         }
     }
 
-    /// Saves each subscription's items and discounts where they differ from what the last sync saw, so that a change
-    /// made between invoices keeps the day it was seen once that day is no longer today, and a discount keeps the days
-    /// it applied once Stripe no longer lists it. Of two syncs in one second, the later one's stand.
+    /// Saves each subscription's items, discounts and status where they differ from what the last sync saw, so that a
+    /// change made between invoices keeps the day it was seen once that day is no longer today, a discount keeps the
+    /// days it applied once Stripe no longer lists it, and an unpaid subscription is known to have counted while it was
+    /// seen active. Of two syncs in one second, the later one's stand.
     static func recordStates(account: String, at moment: Date, postgres: PostgresClient, logger: Logger) async throws {
         try await postgres.query(
             """
-            INSERT INTO sync.subscription_states (account_id, subscription_id, observed_at, items, discounts)
-            SELECT s.account_id, s.id, \(Int(moment.timeIntervalSince1970)), s.items, s.discounts FROM sync.subscriptions_cache s
+            INSERT INTO sync.subscription_states (account_id, subscription_id, observed_at, items, discounts, status)
+            SELECT s.account_id, s.id, \(Int(moment.timeIntervalSince1970)), s.items, s.discounts, s.status FROM sync.subscriptions_cache s
             WHERE s.account_id = \(account) AND NOT EXISTS (
                 SELECT 1 FROM (
-                    SELECT o.items, o.discounts FROM sync.subscription_states o WHERE o.account_id = s.account_id AND o.subscription_id = s.id
+                    SELECT o.items, o.discounts, o.status FROM sync.subscription_states o
+                    WHERE o.account_id = s.account_id AND o.subscription_id = s.id
                     ORDER BY o.observed_at DESC LIMIT 1
                 ) latest
-                WHERE latest.items = s.items AND latest.discounts = s.discounts
+                WHERE latest.items = s.items AND latest.discounts = s.discounts AND latest.status IS NOT DISTINCT FROM s.status
             )
-            ON CONFLICT (account_id, subscription_id, observed_at) DO UPDATE SET items = EXCLUDED.items, discounts = EXCLUDED.discounts
+            ON CONFLICT (account_id, subscription_id, observed_at)
+                DO UPDATE SET items = EXCLUDED.items, discounts = EXCLUDED.discounts, status = EXCLUDED.status
             """,
             logger: logger
         )
