@@ -102,9 +102,13 @@ struct SubscriptionValues {
         let periods = history.billed.isEmpty ? [BilledPeriod(from: history.start, items: history.current.items)] : history.billed
         // Its value changes where a billed period begins and where a discount begins or ends; the first period's
         // items also hold before it, back to the start.
-        let discounts = history.current.discounts + periods.flatMap(\.items).flatMap(\.discounts)
-        let boundaries = discounts.flatMap { [$0.start, $0.end].compactMap { $0 } }.filter { $0 > history.start }
-        running = Set([min(history.start, periods[0].from)] + periods.map(\.from) + boundaries).sorted().map { moment in
+        var moments = periods.map(\.from)
+        if history.start < moments[0] { moments.insert(history.start, at: 0) }
+        let discounts = history.current.discounts + periods.flatMap { $0.items.flatMap(\.discounts) }
+        if !discounts.isEmpty {
+            moments = Set(moments + discounts.flatMap { [$0.start, $0.end].compactMap { $0 } }.filter { $0 > history.start }).sorted()
+        }
+        running = moments.map { moment in
             let items = (periods.last { $0.from <= moment } ?? periods[0]).items
             return (moment, RevenueMath.mrr(history.running(with: items), settings: settings, at: moment))
         }

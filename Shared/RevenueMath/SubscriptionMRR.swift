@@ -187,8 +187,15 @@ public enum RevenueMath {
         if subscription.status == "past_due", let days = settings.pastDueChurnDays, subscription.daysPastDue > days { return 0 }
         if subscription.cancelAtPeriodEnd, settings.cancellation == .atCancellation { return 0 }
         let items = subscription.items.filter { !$0.metered }
+        func undiscounted(_ item: SubscriptionSnapshot.Item) -> Decimal {
+            MonthlyRecurring.amount(cycleCents: item.cycleAmountCents, interval: item.interval, intervalCount: item.intervalCount)
+        }
+        // Most subscriptions have no discount: their MRR is the plain sum.
+        guard !subscription.discounts.isEmpty || items.contains(where: { !$0.discounts.isEmpty }) else {
+            return fixedScale(items.reduce(Decimal(0)) { $0 + undiscounted($1) })
+        }
         var monthly = items.map { item in
-            var amount = MonthlyRecurring.amount(cycleCents: item.cycleAmountCents, interval: item.interval, intervalCount: item.intervalCount)
+            var amount = undiscounted(item)
             for discount in item.discounts where discount.applies(at: moment, settings: settings) {
                 amount = discounted(amount, by: discount, cycle: item)
             }

@@ -175,19 +175,26 @@ extension SnapshotBuilder {
         ).decode((String, String).self) { customerDiscounts[id] = try decode(CouponDiscount.self, json, table: "customers_cache", id: id) }
         // Every discount a sync saw on each subscription: Stripe drops a discount from the subscription once it ends,
         // but it still applied on the days between its start and its end.
-        // And the last time a sync saw each one counting, for an unpaid subscription whose invoices are not all cached.
+        // And the last time a sync saw each one counting, for an unpaid subscription whose invoices are not all cached;
+        // and the items each sync saw, read here in the same pass and priced once every price is known.
         var seenDiscounts: [String: [CouponDiscount]] = [:]
         var lastSeenCounting: [String: Date] = [:]
-        for try await (subscription, observedAt, json, status) in try await postgres.query(
+        var seenItems: [(subscription: String, at: Int, items: [SubscriptionItem])] = []
+        for try await (subscription, observedAt, items, json, status) in try await postgres.query(
             """
-            SELECT subscription_id, observed_at, discounts::text, status FROM sync.subscription_states
+            SELECT subscription_id, observed_at, items::text, discounts::text, status FROM sync.subscription_states
             WHERE account_id = \(account) ORDER BY observed_at
             """,
             logger: logger
-        ).decode((String, Int, String, String?).self) {
-            let seen = try decode([CouponDiscount].self, json, table: "subscription_states", id: "\(subscription)@\(observedAt)")
-            for discount in seen where !(seenDiscounts[subscription] ?? []).contains(where: { $0.id == discount.id }) {
-                seenDiscounts[subscription, default: []].append(discount)
+        ).decode((String, Int, String, String, String?).self) {
+            let row = "\(subscription)@\(observedAt)"
+            seenItems.append((subscription, observedAt, try decode([SubscriptionItem].self, items, table: "subscription_states", id: row)))
+            // Most subscriptions never had a discount: no decoding for those.
+            if json != "[]" {
+                for discount in try decode([CouponDiscount].self, json, table: "subscription_states", id: row)
+                where !(seenDiscounts[subscription] ?? []).contains(where: { $0.id == discount.id }) {
+                    seenDiscounts[subscription, default: []].append(discount)
+                }
             }
             if let status, RevenueMath.countingStatuses.contains(status) {
                 lastSeenCounting[subscription] = Date(timeIntervalSince1970: TimeInterval(observedAt))
@@ -206,7 +213,7 @@ extension SnapshotBuilder {
             let decoded = try decode([SubscriptionItem].self, items, table: "subscriptions_cache", id: id)
             for item in decoded where prices[item.price.id] == nil { prices[item.price.id] = item.price }
             // Today's discounts first, in Stripe's order; then those seen before that have since ended.
-            var own = try decode([CouponDiscount].self, discounts, table: "subscriptions_cache", id: id)
+            var own = discounts == "[]" ? [] : try decode([CouponDiscount].self, discounts, table: "subscriptions_cache", id: id)
             for discount in seenDiscounts[id] ?? [] where !own.contains(where: { $0.id == discount.id }) { own.append(discount) }
             let snapshot = SubscriptionSnapshot(
                 id: id,
@@ -240,13 +247,7 @@ extension SnapshotBuilder {
         }
         var billed = invoices.mapValues(\.items)
         // What a sync saw replaces what an invoice billed from the same second.
-        for try await (subscription, observedAt, items) in try await postgres.query(
-            "SELECT subscription_id, observed_at, items::text FROM sync.subscription_states WHERE account_id = \(account)",
-            logger: logger
-        ).decode((String, Int, String).self) {
-            let seen = try decode([SubscriptionItem].self, items, table: "subscription_states", id: "\(subscription)@\(observedAt)")
-            billed[subscription, default: [:]][observedAt] = seen.map { Self.item($0, prices: prices) }
-        }
+        for seen in seenItems { billed[seen.subscription, default: [:]][seen.at] = seen.items.map { Self.item($0, prices: prices) } }
         return current.map { subscription in
             let periods = (billed[subscription.id] ?? [:]).map {
                 BilledPeriod(from: Date(timeIntervalSince1970: TimeInterval($0.key)), items: $0.value)
