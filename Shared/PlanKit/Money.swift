@@ -56,3 +56,11 @@ public struct Money: Codable, Hashable, Sendable, CustomStringConvertible {
         case currency
     }
 }
+
+extension KeyedEncodingContainer {
+    /// An amount for clients that read major units: `money.majorUnits` at `key`, the integer minor units at `centsKey`.
+    public mutating func encodeAmount(_ money: Money, forKey key: Key, centsKey: Key) throws {
+        try encode(money.majorUnits, forKey: key)
+        try encode(money.amountCents, forKey: centsKey)
+    }
+}

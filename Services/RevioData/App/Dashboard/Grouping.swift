@@ -95,10 +95,8 @@ public struct RevioCustomer: Codable, Sendable, Equatable {
         try container.encode(email, forKey: .email)
         try container.encodeIfPresent(company, forKey: .company)
         try container.encodeIfPresent(subscriptionTier, forKey: .subscriptionTier)
-        try container.encode(Money(cents: monthlyRevenueCents, currency: currency).majorUnits, forKey: .monthlyRevenue)
-        try container.encode(monthlyRevenueCents, forKey: .monthlyRevenueCents)
-        try container.encode(Money(cents: totalRevenueCents, currency: currency).majorUnits, forKey: .totalRevenue)
-        try container.encode(totalRevenueCents, forKey: .totalRevenueCents)
+        try container.encodeAmount(Money(cents: monthlyRevenueCents, currency: currency), forKey: .monthlyRevenue, centsKey: .monthlyRevenueCents)
+        try container.encodeAmount(Money(cents: totalRevenueCents, currency: currency), forKey: .totalRevenue, centsKey: .totalRevenueCents)
         try container.encode(currency, forKey: .currency)
         try container.encode(slaTier, forKey: .slaTier)
         try container.encode(status, forKey: .status)
@@ -150,10 +148,7 @@ public struct RevioInteraction: Codable, Sendable, Equatable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(customerName, forKey: .customerName)
         try container.encode(interactionType, forKey: .interactionType)
-        if let amountCents {
-            try container.encode(Money(cents: amountCents, currency: currency).majorUnits, forKey: .amount)
-            try container.encode(amountCents, forKey: .amountCents)
-        }
+        if let amountCents { try container.encodeAmount(Money(cents: amountCents, currency: currency), forKey: .amount, centsKey: .amountCents) }
         try container.encode(currency, forKey: .currency)
         try container.encode(timestamp, forKey: .timestamp)
         try container.encodeIfPresent(details, forKey: .details)
