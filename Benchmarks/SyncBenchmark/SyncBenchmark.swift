@@ -23,7 +23,10 @@ struct SyncBenchmark {
             product: "sandbox",
             arguments: [],
             port: sandboxPort,
-            environment: ["SANDBOX_PORT": String(sandboxPort), "SANDBOX_CONNECT_ACCOUNT": "\(account):\(customers):\(subscriptions):\(invoices)", "LOG_LEVEL": "error"],
+            environment: [
+                "SANDBOX_PORT": String(sandboxPort), "SANDBOX_CONNECT_ACCOUNT": "\(account):\(customers):\(subscriptions):\(invoices)",
+                "LOG_LEVEL": "error",
+            ],
             binaries: binaries
         )
         let connectionID = UUID()
@@ -36,7 +39,10 @@ struct SyncBenchmark {
                 """,
                 logger: TestSupport.logger
             )
-            try await client.query("INSERT INTO sync.sync_jobs (id, connection_id, kind) VALUES (\(UUID()), \(connectionID), 'full')", logger: TestSupport.logger)
+            try await client.query(
+                "INSERT INTO sync.sync_jobs (id, connection_id, kind) VALUES (\(UUID()), \(connectionID), 'full')",
+                logger: TestSupport.logger
+            )
         }
 
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("bench-sync-\(UUID().uuidString).log").path

@@ -21,9 +21,16 @@ public enum MonthlyRecurring {
 
     /// Rounds an exact amount of cents for display or storage, half away from zero.
     public static func rounded(_ cents: Decimal) -> Int64 {
-        var value = cents
+        NSDecimalNumber(decimal: cents.rounded(places: 0)).int64Value
+    }
+}
+
+extension Decimal {
+    /// Rounded half away from zero to `places` decimal places.
+    public func rounded(places: Int) -> Decimal {
+        var exact = self
         var result = Decimal()
-        NSDecimalRound(&result, &value, 0, .plain)
-        return NSDecimalNumber(decimal: result).int64Value
+        NSDecimalRound(&result, &exact, places, .plain)
+        return result
     }
 }

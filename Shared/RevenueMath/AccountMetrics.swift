@@ -57,14 +57,6 @@ extension RevenueMath {
     /// Rates: a millionth (0.0001 %).
     public static let ratePlaces = 6
 
-    /// `value` rounded half away from zero to `places` decimal places.
-    public static func rounded(_ value: Decimal, places: Int) -> Decimal {
-        var exact = value
-        var result = Decimal()
-        NSDecimalRound(&result, &exact, places, .plain)
-        return result
-    }
-
     /// - Parameters:
     ///   - days: customer → MRR for each day of the window, first day = window start, last = today (one currency).
     ///   - history: customers who had MRR before the window.
@@ -103,8 +95,8 @@ extension RevenueMath {
         let customerChurn: Decimal? = startCustomers.isEmpty ? nil : Decimal(churnedCustomers.count) / Decimal(startCustomers.count)
         let succeeded = charges.filter(\.succeeded)
         let settled = charges.count(where: { !$0.pending })
-        func money(_ value: Decimal?) -> Decimal? { value.map { rounded($0, places: moneyRatioPlaces) } }
-        func rate(_ value: Decimal?) -> Decimal? { value.map { rounded($0, places: ratePlaces) } }
+        func money(_ value: Decimal?) -> Decimal? { value?.rounded(places: moneyRatioPlaces) }
+        func rate(_ value: Decimal?) -> Decimal? { value?.rounded(places: ratePlaces) }
         return AccountMetrics(
             mrr: mrr,
             arr: mrr * 12,

@@ -226,7 +226,7 @@ public enum RevenueMath {
     /// they are: rounding would lengthen their mantissa and slow every sum made of them.
     static func fixedScale(_ value: Decimal) -> Decimal {
         guard value.exponent < -mrrScale else { return value }
-        return rounded(value, places: mrrScale)
+        return value.rounded(places: mrrScale)
     }
 
     /// Each customer's MRR per currency. Currencies are never added together.

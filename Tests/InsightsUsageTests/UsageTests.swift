@@ -1,8 +1,6 @@
-@testable import BillingWebhooks
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-@testable import InsightsUsage
 import NIOCore
 import PlanKit
 import Sandbox
@@ -10,6 +8,9 @@ import ServiceKit
 import StripeSync
 import TestSupport
 import Testing
+
+@testable import BillingWebhooks
+@testable import InsightsUsage
 
 /// insights-usage with billing-webhooks and stripe-sync (no workers) behind the real gateway.conf, the sandbox as
 /// Stripe and as the model.
@@ -38,14 +39,18 @@ struct UsageHarness: Sendable {
             )
             try await billing.test(.live) { billingClient in
                 try await sync.test(.live) { syncClient in
-                    var settings = UsageSettings(billingURL: billingReachable ? billingClient.baseURL : "http://127.0.0.1:\(TestSupport.refusingPort)")
+                    var settings = UsageSettings(
+                        billingURL: billingReachable ? billingClient.baseURL : "http://127.0.0.1:\(TestSupport.refusingPort)"
+                    )
                     settings.stripeSyncURL = syncClient.baseURL
                     settings.model = modelTimeout.map {
                         ModelSettings(apiKey: sandbox.openAI.apiKey, baseURL: stripe.baseURL + "/v1", model: "sandbox-model", timeout: $0)
                     }
                     let usageApp = await InsightsUsageService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)
                     try await usageApp.test(.live) { usage in
-                        let services = ["billing-webhooks": billingClient.baseURL, "insights-usage": usage.baseURL, "stripe-sync": syncClient.baseURL]
+                        let services = [
+                            "billing-webhooks": billingClient.baseURL, "insights-usage": usage.baseURL, "stripe-sync": syncClient.baseURL,
+                        ]
                         try await TestSupport.withGateway(services: services) { gateway in
                             sandbox.stripe.setWebhook(url: gateway.baseURL + "/api/webhooks/stripe-billing", secret: TestSupport.stripeWebhookSecret)
                             try await test(UsageHarness(gateway: gateway, usage: usage, stripe: stripe, sandbox: sandbox))
@@ -74,7 +79,6 @@ struct UsageHarness: Sendable {
     }
 }
 
-
 @Suite struct UsageTests {
     static func user() async throws -> (id: String, token: String) {
         let id = "usage-" + UUID().uuidString.lowercased()
@@ -84,7 +88,8 @@ struct UsageHarness: Sendable {
     @Test func aRepeatedKeyReturnsTheOriginalAndADifferentPayloadIs409() async throws {
         try await UsageHarness.run { h async throws in
             let user = try await Self.user()
-            let body = #"{"userId":"\#(user.id)","eventType":"transaction_volume","stripeConnectionId":"conn_1","amount":1200,"idempotencyKey":"conn_1:2026-11"}"#
+            let body =
+                #"{"userId":"\#(user.id)","eventType":"transaction_volume","stripeConnectionId":"conn_1","amount":1200,"idempotencyKey":"conn_1:2026-11"}"#
             let first = try await h.record(body)
             #expect(first.status == .created)
             let again = try await h.record(body)
@@ -107,10 +112,14 @@ struct UsageHarness: Sendable {
             let user = try await Self.user()
             _ = try await TestSupport.upgrade(gateway: h.gateway, stripe: h.stripe, sandbox: h.sandbox, token: user.token, plan: "professional")
             for index in 0..<51 {
-                let status = try await h.record(#"{"userId":"\#(user.id)","eventType":"ai_insight","amount":1,"idempotencyKey":"insight-\#(index)"}"#).status
+                let status = try await h.record(#"{"userId":"\#(user.id)","eventType":"ai_insight","amount":1,"idempotencyKey":"insight-\#(index)"}"#)
+                    .status
                 #expect(status == .created)
             }
-            #expect(try await h.record(#"{"userId":"\#(user.id)","eventType":"transaction_volume","amount":100001,"idempotencyKey":"tx"}"#).status == .created)
+            #expect(
+                try await h.record(#"{"userId":"\#(user.id)","eventType":"transaction_volume","amount":100001,"idempotencyKey":"tx"}"#).status
+                    == .created
+            )
             let (status, body) = try await h.current(user.token)
             #expect(status == .ok)
             #expect(body?["tier"]?.string == "professional")

@@ -247,7 +247,7 @@ import Testing
                 logger: TestSupport.logger
             )
             let error = await #expect(throws: UnreadableCache.self) {
-                try await SnapshotBuilder.histories(account: account, postgres: client, logger: TestSupport.logger, today: Date())
+                try await SnapshotBuilder.histories(account: account, postgres: client, logger: TestSupport.logger)
             }
             #expect(error?.description.hasPrefix("subscriptions_cache row sub_broken cannot be read") == true)
         }

@@ -52,7 +52,8 @@ enum InsightEngine {
         if let next30 = report.revenuePrediction.next30Days {
             summary += " MRR is expected near \(Money(cents: next30.mrr, currency: report.basis.currency).formatted) in 30 days."
         }
-        let highlights = [report.churnRisk.reasons.first, report.growthOpportunities.first, report.pricingSuggestions.first]
+        let highlights =
+            [report.churnRisk.reasons.first, report.growthOpportunities.first, report.pricingSuggestions.first]
             .compactMap { $0?.text } + report.limitations
         return InsightNarrative(summary: summary, highlights: highlights)
     }
@@ -91,10 +92,7 @@ enum InsightEngine {
     }
 
     static func percent(_ fraction: Decimal) -> String {
-        var value = fraction * 100
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &value, 1, .plain)
-        return "\(rounded)%"
+        "\((fraction * 100).rounded(places: 1))%"
     }
 
     // MARK: - Revenue prediction
@@ -222,7 +220,15 @@ enum InsightEngine {
             )
         }
         if let net = latest.netRevenueChurnRate, net > 0 {
-            reasons.append((1, Finding(text: "Net revenue churn is \(percent(net)): expansion does not make up for what is lost.", facts: [window.fact("net_revenue_churn_rate", net)])))
+            reasons.append(
+                (
+                    1,
+                    Finding(
+                        text: "Net revenue churn is \(percent(net)): expansion does not make up for what is lost.",
+                        facts: [window.fact("net_revenue_churn_rate", net)]
+                    )
+                )
+            )
         }
         if let first = window.first, first.mrr > 0 {
             let decline = (first.mrr - latest.mrr) / first.mrr
@@ -245,7 +251,10 @@ enum InsightEngine {
             if let rate = latest.customerChurnRate { facts.append(window.fact("customer_churn_rate", rate)) }
             if let rate = latest.revenueChurnRate { facts.append(window.fact("revenue_churn_rate", rate)) }
             if let rate = latest.paymentSuccessRate { facts.append(window.fact("payment_success_rate", rate)) }
-            return .init(level: "low", reasons: [Finding(text: "Churn, downgrades and failed payments are all below the warning lines.", facts: facts)])
+            return .init(
+                level: "low",
+                reasons: [Finding(text: "Churn, downgrades and failed payments are all below the warning lines.", facts: facts)]
+            )
         }
         let ordered = reasons.sorted { $0.level > $1.level }.map(\.finding)
         return .init(level: worst == 2 ? "high" : "medium", reasons: ordered)
@@ -268,14 +277,16 @@ enum InsightEngine {
         if window.churned > 0, window.reactivation == 0 {
             findings.append(
                 Finding(
-                    text: "\(window.money(window.churned)) of MRR churned and none came back: a win-back offer to recently churned customers is untried.",
+                    text:
+                        "\(window.money(window.churned)) of MRR churned and none came back: a win-back offer to recently churned customers is untried.",
                     facts: [window.windowFact("churned_mrr", window.churned), window.windowFact("reactivation_mrr", 0)]
                 )
             )
         } else if window.reactivation > 0 {
             findings.append(
                 Finding(
-                    text: "\(window.money(window.reactivation)) of MRR came back from former customers: win-back works and is worth doing on purpose.",
+                    text:
+                        "\(window.money(window.reactivation)) of MRR came back from former customers: win-back works and is worth doing on purpose.",
                     facts: [window.windowFact("reactivation_mrr", window.reactivation)]
                 )
             )
@@ -319,7 +330,8 @@ enum InsightEngine {
         if let churn = latest.customerChurnRate, churn < customerChurn.medium, let arpu = latest.arpu {
             findings.append(
                 Finding(
-                    text: "Customer churn is low at \(percent(churn)) with ARPU \(window.money(arpu)): a higher price for new sign-ups is a low-risk test.",
+                    text:
+                        "Customer churn is low at \(percent(churn)) with ARPU \(window.money(arpu)): a higher price for new sign-ups is a low-risk test.",
                     facts: [window.fact("customer_churn_rate", churn), window.fact("arpu", arpu)]
                 )
             )
@@ -341,10 +353,14 @@ enum InsightEngine {
             guard let value else { return }
             let position = (value - worst) / (best - worst)
             let score = MonthlyRecurring.rounded(min(max(position, 0), 1) * 100)
-            components.append(.init(name: name, score: Int(score), weight: weight, basis: Finding(text: describe(value), facts: [window.fact(metric, value)])))
+            components.append(
+                .init(name: name, score: Int(score), weight: weight, basis: Finding(text: describe(value), facts: [window.fact(metric, value)]))
+            )
         }
         let growth: Decimal? = window.first.flatMap { $0.mrr > 0 ? (latest.mrr - $0.mrr) / $0.mrr : nil }
-        add("growth", weight: 25, growth, worst: -0.10, best: 0.10, metric: "mrr_change") { "MRR changed \(percent($0)) over the window (−10 % scores 0, +10 % scores 100)." }
+        add("growth", weight: 25, growth, worst: -0.10, best: 0.10, metric: "mrr_change") {
+            "MRR changed \(percent($0)) over the window (−10 % scores 0, +10 % scores 100)."
+        }
         add("retention", weight: 30, latest.customerChurnRate, worst: 0.10, best: 0, metric: "customer_churn_rate") {
             "Customer churn \(percent($0)) (10 % scores 0, none scores 100)."
         }

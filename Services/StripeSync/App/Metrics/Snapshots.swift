@@ -29,7 +29,7 @@ enum SnapshotBuilder {
         today: Date = Date()
     ) async throws {
         try await recordStates(account: account, at: today, postgres: postgres, logger: logger)
-        let subscriptions = try await histories(account: account, postgres: postgres, logger: logger, today: today)
+        let subscriptions = try await histories(account: account, postgres: postgres, logger: logger)
         var charges: [ChargeRecord] = []
         let since = Int64(today.timeIntervalSince1970) - Int64((historyDays + RevenueMath.windowDays + 1) * 86_400)
         for try await (created, amount, refunded, status, disputed, currency) in try await postgres.query(
@@ -154,7 +154,7 @@ struct UnreadableCache: Error, CustomStringConvertible {
 extension SnapshotBuilder {
     /// Every subscription's history: counting from its start or the end of its trial, until it ended, with the
     /// items its invoices billed in each period (so an upgrade shows as expansion on the day its period began).
-    static func histories(account: String, postgres: PostgresClient, logger: Logger, today: Date) async throws -> [SubscriptionHistory] {
+    static func histories(account: String, postgres: PostgresClient, logger: Logger) async throws -> [SubscriptionHistory] {
         let decoder = JSONDecoder()
         func decode<Value: Decodable>(_ type: Value.Type, _ json: String, table: String, id: String) throws -> Value {
             do { return try decoder.decode(type, from: Data(json.utf8)) } catch { throw UnreadableCache(table: table, id: id, error: error) }
@@ -173,10 +173,9 @@ extension SnapshotBuilder {
             "SELECT id, discount::text FROM sync.customers_cache WHERE account_id = \(account) AND discount IS NOT NULL",
             logger: logger
         ).decode((String, String).self) { customerDiscounts[id] = try decode(CouponDiscount.self, json, table: "customers_cache", id: id) }
-        // Every discount a sync saw on each subscription: Stripe drops a discount from the subscription once it ends,
-        // but it still applied on the days between its start and its end.
-        // And the last time a sync saw each one counting, for an unpaid subscription whose invoices are not all cached;
-        // and the items each sync saw, read here in the same pass and priced once every price is known.
+        // What each sync saw, in one pass: every discount (Stripe drops one from the subscription once it ends, but it
+        // still applied between its start and its end); the last time each subscription counted (for an unpaid one
+        // whose invoices are not all cached); its items (priced below, once every price is known).
         var seenDiscounts: [String: [CouponDiscount]] = [:]
         var lastSeenCounting: [String: Date] = [:]
         var seenItems: [(subscription: String, at: Int, items: [SubscriptionItem])] = []
@@ -297,7 +296,7 @@ extension SnapshotBuilder {
 
     /// A subscription item as MRR reads it: its price whole, and its own discounts.
     static func item(_ item: SubscriptionItem, prices: [String: Price]) -> SubscriptionSnapshot.Item {
-        var read = Self.item(Self.resolved(item.price, id: item.price.id, prices: prices) ?? item.price, quantity: item.quantity)
+        var read = Self.item(Self.whole(item.price, prices: prices), quantity: item.quantity)
         read.discounts = (item.discounts ?? []).compactMap(\.object).compactMap(Self.discount)
         return read
     }
@@ -314,11 +313,14 @@ extension SnapshotBuilder {
         )
     }
 
-    /// The price a line or item bills, whole: the one it carries, unless that is a tiered one sent without its tiers
-    /// or it names the price by id only; then the one fetched into `prices_cache`.
+    /// The price a line bills, whole: the one it carries, or the one it names by id, from `prices_cache`.
     static func resolved(_ carried: Price?, id: String?, prices: [String: Price]) -> Price? {
-        if let carried, !carried.lacksTiers { return carried }
-        return id.flatMap { prices[$0] } ?? carried
+        carried.map { whole($0, prices: prices) } ?? id.flatMap { prices[$0] }
+    }
+
+    /// A price as it bills: a tiered one Stripe sent without its tiers is the one fetched whole into `prices_cache`.
+    static func whole(_ price: Price, prices: [String: Price]) -> Price {
+        price.lacksTiers ? prices[price.id] ?? price : price
     }
 
     /// How a Stripe price charges a quantity: sub-cent `unit_amount_decimal` over `unit_amount`, tiers graduated or
