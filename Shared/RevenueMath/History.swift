@@ -15,18 +15,35 @@ public struct SubscriptionHistory: Sendable, Equatable {
     /// until the next. Without any, the current items are taken to hold over its whole life.
     public var billed: [BilledPeriod]
 
-    public init(current: SubscriptionSnapshot, start: Date, end: Date?, cancelRequestedAt: Date? = nil, billed: [BilledPeriod] = []) {
+    public init(
+        current: SubscriptionSnapshot,
+        start: Date,
+        end: Date?,
+        cancelRequestedAt: Date? = nil,
+        pastDueSince: Date? = nil,
+        billed: [BilledPeriod] = []
+    ) {
         self.current = current
         self.start = start
         self.end = end
         self.cancelRequestedAt = cancelRequestedAt
+        self.pastDueSince = pastDueSince
         self.billed = billed.sorted { $0.from < $1.from }
     }
 
-    /// When it stopped counting under `settings`: its end, or the request to cancel when cancellations churn at once.
+    /// Since when it has been past due (for the `pastDueChurnDays` setting); nil unless it is past due now.
+    public var pastDueSince: Date?
+
+    /// When it stopped counting under `settings`: its end, the request to cancel when cancellations churn at once, or
+    /// the day it had been past due for longer than `pastDueChurnDays`.
     func end(under settings: MetricSettings) -> Date? {
-        guard settings.cancellation == .atCancellation, let cancelRequestedAt else { return end }
-        return min(end ?? cancelRequestedAt, cancelRequestedAt)
+        var end = self.end
+        if settings.cancellation == .atCancellation, let cancelRequestedAt { end = min(end ?? cancelRequestedAt, cancelRequestedAt) }
+        if current.status == "past_due", let days = settings.pastDueChurnDays, let pastDueSince {
+            let churned = pastDueSince.addingTimeInterval(TimeInterval(days + 1) * 86_400)
+            end = min(end ?? churned, churned)
+        }
+        return end
     }
 
     /// The subscription on a day between its start and its end, with the items it had then. A cancellation asked
@@ -40,17 +57,34 @@ public struct SubscriptionHistory: Sendable, Equatable {
     }
 }
 
+/// A subscription's status at a moment, as one of its account's events showed it.
+public struct StatusChange: Sendable, Equatable {
+    public var at: Date
+    public var status: String
+    /// The status it had just before, when the event says it changed then (`previous_attributes.status`).
+    public var previous: String?
+
+    public init(at: Date, status: String, previous: String? = nil) {
+        self.at = at
+        self.status = status
+        self.previous = previous
+    }
+}
+
 extension SubscriptionHistory {
-    /// When a Stripe subscription stopped counting, and when a cancellation at period end was asked for.
+    /// When a Stripe subscription stopped counting, when a cancellation at period end was asked for, and since when it
+    /// has been past due.
     ///
     /// - Stripe sets `canceled_at` as soon as a cancellation is requested; for `cancel_at_period_end` the subscription
     ///   stays `active` with `ended_at` empty until `current_period_end`, so only `ended_at` (or `canceled_at` of a
     ///   subscription that is `canceled`) ends it.
-    /// - `incomplete` and `incomplete_expired` never had a first payment, and `paused` is what a trial becomes when it
-    ///   ends without a payment method: none of them ever counted.
-    /// - `unpaid` stopped counting when its last paid period ran out (`paidThrough`, from its paid invoices), and no
-    ///   earlier than the last time a sync saw it counting (`lastSeenCounting`, when its invoices are not all in the
-    ///   cache); without either it never counted: today's status is not back-filled over the days it was paid for.
+    /// - `incomplete` and `incomplete_expired` never had a first payment: they never counted.
+    /// - `unpaid` and `paused` stopped counting at the moment an event says it left a counting status (Stripe keeps
+    ///   30 days of events). Older than that, an `unpaid` one stopped when its last paid period ran out (`paidThrough`)
+    ///   and no earlier than the last time it was seen counting (by a sync, `lastSeenCounting`, or in an event); a
+    ///   `paused` one is what a trial becomes when it ends without a payment method, and never counted unless seen
+    ///   counting. Today's status is never back-filled over the days it was paid for.
+    /// - `past_due` since the event that made it so, or else since its oldest invoice left open (`openSince`).
     public static func lifetime(
         status: String,
         start: Date,
@@ -58,16 +92,28 @@ extension SubscriptionHistory {
         endedAt: Date?,
         cancelAtPeriodEnd: Bool,
         paidThrough: Date? = nil,
-        lastSeenCounting: Date? = nil
-    ) -> (end: Date?, cancelRequestedAt: Date?) {
+        lastSeenCounting: Date? = nil,
+        openSince: Date? = nil,
+        changes: [StatusChange] = []
+    ) -> (end: Date?, cancelRequestedAt: Date?, pastDueSince: Date?) {
+        let counting = RevenueMath.countingStatuses
+        let sorted = changes.sorted { $0.at < $1.at }
+        let seenCounting = ([lastSeenCounting].compactMap { $0 } + sorted.filter { counting.contains($0.status) }.map(\.at)).max()
+        // The last time an event saw it leave a counting status, if nothing counted after.
+        let stopped = sorted.last { change in
+            change.previous.map(counting.contains) == true && !counting.contains(change.status) && change.at >= (seenCounting ?? .distantPast)
+        }?.at
         let end: Date?
         switch status {
-        case "incomplete", "incomplete_expired", "paused": end = start
-        case "unpaid": end = endedAt ?? max(start, paidThrough ?? start, lastSeenCounting ?? start)
+        case "incomplete", "incomplete_expired": end = start
+        case "unpaid": end = endedAt ?? stopped ?? max(start, paidThrough ?? start, seenCounting ?? start)
+        case "paused": end = endedAt ?? stopped ?? max(start, seenCounting ?? start)
         case "canceled": end = endedAt ?? canceledAt
         default: end = endedAt
         }
-        return (end, end == nil && cancelAtPeriodEnd ? canceledAt : nil)
+        let becamePastDue = sorted.last { $0.status == "past_due" && $0.previous.map { $0 != "past_due" } == true }?.at
+        let pastDueSince = status == "past_due" ? becamePastDue ?? openSince : nil
+        return (end, end == nil && cancelAtPeriodEnd ? canceledAt : nil, pastDueSince)
     }
 }
 

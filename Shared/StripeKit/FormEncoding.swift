@@ -34,7 +34,7 @@ public indirect enum FormValue: Sendable, Equatable, ExpressibleByStringLiteral,
 public typealias FormParameters = [(String, FormValue)]
 
 public enum FormEncoding {
-    /// `a=1&metadata[k]=v&items[0][price]=p`, percent-encoded as Stripe's libraries do.
+    /// `a=1&metadata[k]=v&items[0][price]=p`, percent-encoded (brackets too) as a URL query or a form body.
     public static func encode(_ parameters: FormParameters) -> String {
         var pairs: [(String, String)] = []
         func flatten(_ key: String, _ value: FormValue) {
@@ -57,8 +57,9 @@ public enum FormEncoding {
         }
     }
 
-    // Brackets stay readable, as in Stripe's own libraries; everything else outside the unreserved set is escaped.
-    private static let allowed: Set<UInt8> = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~[]".utf8)
+    // Only the unreserved set goes unescaped. A raw bracket is not valid in a URL, and URL parsers that meet one
+    // escape the whole query again, `%2A` becoming `%252A`; Stripe reads `%5B`/`%5D` as brackets.
+    private static let allowed: Set<UInt8> = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
 
     static func escape(_ string: String) -> String {
         var result = ""

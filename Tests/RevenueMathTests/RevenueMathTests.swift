@@ -427,6 +427,72 @@ extension FidelityTests {
 }
 
 extension FidelityTests {
+    /// Events date a status change to the second: the last time it left a counting status ends it, unless it was seen
+    /// counting again after; past due since the event that made it so, else since its oldest open invoice.
+    @Test func eventsDateWhenASubscriptionLeftACountingStatus() {
+        let started = Self.midnight.addingTimeInterval(-100 * Self.day)
+        func at(_ daysAgo: Double) -> Date { Self.midnight.addingTimeInterval(-daysAgo * Self.day) }
+        func end(_ status: String, _ changes: [StatusChange]) -> Date? {
+            SubscriptionHistory.lifetime(
+                status: status,
+                start: started,
+                canceledAt: nil,
+                endedAt: nil,
+                cancelAtPeriodEnd: false,
+                paidThrough: at(60),
+                changes: changes
+            ).end
+        }
+        #expect(end("unpaid", [StatusChange(at: at(18), status: "unpaid", previous: "past_due")]) == at(18))
+        #expect(end("unpaid", []) == at(60), "without events, when its last paid period ran out")
+        let backAndAgain = [
+            StatusChange(at: at(30), status: "paused", previous: "active"), StatusChange(at: at(20), status: "active", previous: "paused"),
+            StatusChange(at: at(10), status: "paused", previous: "active"),
+        ]
+        #expect(end("paused", backAndAgain) == at(10))
+        #expect(end("paused", []) == started, "a trial that ended without a payment method never counted")
+        #expect(end("incomplete_expired", [StatusChange(at: at(5), status: "incomplete_expired", previous: "incomplete")]) == started)
+
+        func pastDueSince(_ changes: [StatusChange], openSince: Date?) -> Date? {
+            SubscriptionHistory.lifetime(
+                status: "past_due",
+                start: started,
+                canceledAt: nil,
+                endedAt: nil,
+                cancelAtPeriodEnd: false,
+                openSince: openSince,
+                changes: changes
+            ).pastDueSince
+        }
+        #expect(pastDueSince([StatusChange(at: at(12), status: "past_due", previous: "active")], openSince: at(40)) == at(12))
+        #expect(pastDueSince([], openSince: at(40)) == at(40))
+    }
+
+    /// With `pastDueChurnDays` 7, a subscription past due for more than 7 days churns on the eighth, and not before.
+    @Test func pastDueLongerThanTheSettingChurns() {
+        let today = Self.midnight.addingTimeInterval(12 * 3600)
+        let since = today.addingTimeInterval(-12 * Self.day)
+        let history = SubscriptionHistory(
+            current: Self.subscription("late", 4_000, status: "past_due"),
+            start: today.addingTimeInterval(-90 * Self.day),
+            end: nil,
+            pastDueSince: since
+        )
+        let churned = RevenueMath.dailyMetrics(
+            subscriptions: [history],
+            charges: [],
+            today: today,
+            count: 30,
+            settings: MetricSettings(pastDueChurnDays: 7)
+        )
+        .filter { $0.movements.churned > 0 }.map(\.day)
+        #expect(churned == RevenueMath.calendarDays(endingWith: since.addingTimeInterval(8 * Self.day), count: 1))
+        let kept = RevenueMath.dailyMetrics(subscriptions: [history], charges: [], today: today, count: 30)
+        #expect(kept.last?.metrics.mrr == 4_000, "the setting is off by default")
+    }
+}
+
+extension FidelityTests {
     /// A customer who paid from day −600 to −500 and came back on day −10: a reactivation, though the paid days lie
     /// long before the 395 days the rebuild computes.
     @Test func aCustomerBackAfterYearsIsAReactivation() {

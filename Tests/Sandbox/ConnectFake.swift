@@ -45,16 +45,24 @@ public final class ConnectFake: Sendable {
         }
     }
 
-    /// Records an event on the account, as Stripe does when its data changes (`object` is what `data.object` holds).
-    public func record(event type: String, object: some Encodable, named name: String, for account: String) throws {
+    /// Records an event on the account, as Stripe does when its data changes (`object` is what `data.object` holds,
+    /// `previous` what an update replaced). Events are kept in the order recorded, so record them oldest first.
+    public func record(
+        event type: String,
+        object: some Encodable,
+        named name: String,
+        previous: [String: JSONValue]? = nil,
+        at moment: Date = Date(),
+        for account: String
+    ) throws {
         let json = try JSONDecoder().decode(JSONValue.self, from: JSONSerialization.data(withJSONObject: stripeObject(object, object: name)))
         state.withLock { state in
             let sequence = state.events.values.reduce(0) { $0 + $1.count } + 1
             let event = AccountEvent(
                 id: String(format: "evt_%08d", sequence),
                 type: type,
-                created: Int(Date().timeIntervalSince1970),
-                data: .init(object: json)
+                created: Int(moment.timeIntervalSince1970),
+                data: .init(object: json, previousAttributes: previous.map(JSONValue.object))
             )
             state.events[account, default: []].append(event)
         }
@@ -141,7 +149,15 @@ struct TokenResponse: Encodable {
 
 /// An event on a connected account, as `/v1/events` lists it.
 struct AccountEvent: Codable, Sendable, Identifiable {
-    struct Payload: Codable, Sendable { var object: JSONValue }
+    struct Payload: Codable, Sendable {
+        var object: JSONValue
+        var previousAttributes: JSONValue?
+
+        enum CodingKeys: String, CodingKey {
+            case object
+            case previousAttributes = "previous_attributes"
+        }
+    }
     var id: String
     var object = "event"
     var type: String
@@ -275,7 +291,7 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
             for index in invoices.data.indices { invoices.data[index].lines = Self.embedded(invoices.data[index].lines) }
             return try jsonResponse(invoices)
         case "/v1/charges": return try jsonResponse(page(data.charges, request, positions: positions))
-        case "/v1/events": return try jsonResponse(page(connect.events(for: account).reversed(), request))
+        case "/v1/events": return try jsonResponse(page(Self.filtered(connect.events(for: account).reversed(), request), request))
         case _ where path.hasPrefix("/v1/subscriptions/"):
             guard let subscription = Self.find(data.subscriptions, id: path.dropFirst("/v1/subscriptions/".count), positions) else {
                 return try Self.missing(path)
@@ -305,6 +321,18 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
 
     /// A subscription as Stripe shows it: its embedded items, their prices without tiers (Stripe includes them only
     /// on `/v1/prices` with `expand[]=tiers`), discounts as ids unless expanded.
+    /// Events as `/v1/events` filters them: `type` (a trailing `*` matches a group, `customer.subscription.*`) and
+    /// `created[gte]`.
+    static func filtered(_ events: [AccountEvent], _ request: Request) -> [AccountEvent] {
+        let parameters = request.uri.queryParameters
+        let type = parameters.get("type")
+        let since = parameters.get("created[gte]", as: Int.self) ?? .min
+        return events.filter { event in
+            guard event.created >= since, let type else { return event.created >= since }
+            return type.hasSuffix("*") ? event.type.hasPrefix(type.dropLast()) : event.type == type
+        }
+    }
+
     static func asListed(_ subscription: Subscription, expandDiscounts: Bool, expandItemDiscounts: Bool) -> Subscription {
         var listed = subscription
         if !expandDiscounts { listed.discounts = listed.discounts.map(asIDs) }

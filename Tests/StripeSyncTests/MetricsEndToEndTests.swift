@@ -383,3 +383,112 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
         }
     }
 }
+
+extension StripeSyncIntegrationTests.SyncWorkerTests {
+    /// Stripe keeps 30 days of events, and they say to the second when a subscription left a counting status: u went
+    /// unpaid 18 days ago though its invoices are paid only through day −60, q was paused 8 days ago after paying
+    /// all along, and p fell past due 12 days ago, which churns it 8 days later once `pastDueChurnDays` is 7.
+    @Test func theAccountsEventsDateWhenASubscriptionStoppedCounting() async throws {
+        try await ConnectHarness.run(workers: 1) { h async throws in
+            let now = Int(Date().timeIntervalSince1970)
+            let day = 86_400
+            func subscription(_ name: String, _ cents: Int, _ status: Subscription.Status) -> Subscription {
+                let price = Price(id: "price_\(cents)", currency: "usd", unitAmount: cents, recurring: Recurring(interval: .month))
+                return Subscription(
+                    id: "sub_\(name)",
+                    customer: ExpandableID("cus_\(name)"),
+                    status: status,
+                    created: now - 90 * day,
+                    currency: "usd",
+                    items: StripeList(data: [SubscriptionItem(id: "si_\(name)", price: price, quantity: 1)])
+                )
+            }
+            func invoice(_ id: String, _ subscription: Subscription, status: Invoice.Status, from: Int) -> Invoice {
+                let price = subscription.items.data[0].price
+                return Invoice(
+                    id: id,
+                    customer: subscription.customer,
+                    status: status,
+                    currency: "usd",
+                    amountDue: price.unitAmount ?? 0,
+                    amountPaid: status == .paid ? price.unitAmount ?? 0 : 0,
+                    created: now + from * day,
+                    lines: StripeList(data: [
+                        InvoiceLine(
+                            id: "il_\(id)",
+                            amount: price.unitAmount ?? 0,
+                            currency: "usd",
+                            quantity: 1,
+                            period: Period(start: now + from * day, end: now + (from + 30) * day),
+                            price: price
+                        )
+                    ]),
+                    subscription: ExpandableID(subscription.id)
+                )
+            }
+            var data = ConnectedAccountData()
+            data.customers = ["a", "u", "p", "q"].map { Customer(id: "cus_\($0)", email: "\($0)@example.com", created: now - 90 * day) }
+            let (a, u, p, q) = (
+                subscription("a", 10_000, .active), subscription("u", 6_000, .unpaid), subscription("p", 4_000, .pastDue),
+                subscription("q", 3_000, .paused)
+            )
+            data.subscriptions = [a, u, p, q]
+            data.invoices = [
+                invoice("in_u1", u, status: .paid, from: -90), invoice("in_u2", u, status: .open, from: -60),
+                invoice("in_q1", q, status: .paid, from: -30),
+            ]
+            let account = "acct_events_" + UUID().uuidString.prefix(8)
+            let events = h.sandbox.connect
+            // Too old for Stripe to list any more, and so never read.
+            try events.record(
+                event: "customer.subscription.updated",
+                object: u,
+                named: "subscription",
+                previous: ["status": "active"],
+                at: Date(timeIntervalSince1970: TimeInterval(now - 40 * day)),
+                for: account
+            )
+            for (subscription, daysAgo, previous) in [(u, 18, "past_due"), (p, 12, "active"), (q, 8, "active")] {
+                let moment = Date(timeIntervalSince1970: TimeInterval(now - daysAgo * day))
+                try events.record(
+                    event: "customer.subscription.updated",
+                    object: subscription,
+                    named: "subscription",
+                    previous: ["status": .string(previous)],
+                    at: moment,
+                    for: account
+                )
+            }
+            h.sandbox.connect.addAccount(id: account, name: "events", currency: "usd")
+            h.sandbox.connect.setData(data, for: account)
+            let user = try await ConnectHarness.user()
+            #expect(try await h.callback(try await h.authorize(user.token, account: account)).status == .found)
+            let connection = try #require(try await h.connections(user.token).first).id
+            try await Self.doneJobs(connection, count: 1)
+            let auth: HTTPFields = [.authorization: "Bearer \(user.token)", .contentType: "application/json"]
+            func mrr(daysAgo: [Int]) async throws -> [String] {
+                let response = try await h.gateway.execute(uri: "/api/metrics?connectionId=\(connection)&days=90", method: .get, headers: auth)
+                let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: response.body))
+                guard case .array(let trend)? = metrics["trend"] else { return [] }
+                return daysAgo.map { daysAgo in
+                    guard case .number(let mrr)? = Self.snapshot(trend, on: now - daysAgo * day)?["mrr"] else { return "\(daysAgo): none" }
+                    return "\(daysAgo): \(mrr)"
+                }
+            }
+            // a, u, p, q until u's unpaid day; then a, p, q until q's pause; then a and p.
+            let before = try await mrr(daysAgo: [60, 19, 17, 9, 7, 3, 0])
+            #expect(before == ["60: 23000", "19: 23000", "17: 17000", "9: 17000", "7: 14000", "3: 14000", "0: 14000"])
+
+            let changed = try await h.gateway.execute(
+                uri: "/api/stripe/connections/\(connection)/settings",
+                method: .patch,
+                headers: auth,
+                body: ByteBuffer(string: #"{"pastDueChurnDays": 7}"#)
+            )
+            #expect(changed.status == .ok)
+            try await Self.doneJobs(connection, count: 2)
+            let after = try await mrr(daysAgo: [5, 3, 0])
+            #expect(after == ["5: 14000", "3: 10000", "0: 10000"], "p churned 8 days after it fell past due")
+        }
+    }
+}

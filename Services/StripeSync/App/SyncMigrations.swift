@@ -174,5 +174,18 @@ enum SyncMigrations {
             ]
         ),
         Migration(13, "the status each sync saw a subscription in", ["ALTER TABLE sync.subscription_states ADD COLUMN status text"]),
+        Migration(
+            14,
+            "subscription statuses as the account's events showed them, one row per event",
+            [
+                """
+                CREATE TABLE sync.subscription_status_changes (
+                    account_id text NOT NULL, event_id text NOT NULL, subscription_id text NOT NULL, at bigint NOT NULL,
+                    status text NOT NULL, previous_status text,
+                    PRIMARY KEY (account_id, event_id)
+                )
+                """
+            ]
+        ),
     ]
 }

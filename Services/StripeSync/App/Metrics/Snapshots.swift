@@ -104,6 +104,11 @@ struct InvoiceHistory {
     private var changes: [Int: (credited: [String], charged: [SubscriptionSnapshot.Item])] = [:]
     /// The end of the last period a paid invoice covered.
     private(set) var paidThrough: Int?
+    /// When the last paid invoice was made, and each open one: the oldest open since the last payment is when the
+    /// subscription fell behind.
+    private var lastPaid: Int64?
+    private var opened: [Int64] = []
+    var openSince: Int64? { opened.filter { $0 > lastPaid ?? .min }.min() }
 
     /// The recurring items billed, by the moment they began: each period's start, and each mid-period change.
     var items: [Int: [SubscriptionSnapshot.Item]] {
@@ -121,6 +126,8 @@ struct InvoiceHistory {
 
     mutating func add(_ invoice: BilledInvoice, prices: [String: Price]) {
         guard invoice.status.map(["paid", "open"].contains) ?? true else { return }
+        if invoice.status == "paid" { lastPaid = max(lastPaid ?? invoice.created, invoice.created) }
+        if invoice.status == "open" { opened.append(invoice.created) }
         var billed: [Int: [SubscriptionSnapshot.Item]] = [:]
         for line in invoice.lines {
             guard let period = line.period else { continue }
@@ -244,6 +251,16 @@ extension SnapshotBuilder {
             let decoded = try decode([InvoiceLine].self, lines, table: "invoices_cache", id: invoice)
             invoices[subscription, default: InvoiceHistory()].add(BilledInvoice(status: status, created: created, lines: decoded), prices: prices)
         }
+        // What the account's events showed each subscription's status to be, and when.
+        var changes: [String: [StatusChange]] = [:]
+        for try await (subscription, at, status, previous) in try await postgres.query(
+            "SELECT subscription_id, at, status, previous_status FROM sync.subscription_status_changes WHERE account_id = \(account)",
+            logger: logger
+        ).decode((String, Int64, String, String?).self) {
+            changes[subscription, default: []].append(
+                StatusChange(at: Date(timeIntervalSince1970: TimeInterval(at)), status: status, previous: previous)
+            )
+        }
         var billed = invoices.mapValues(\.items)
         // What a sync saw replaces what an invoice billed from the same second.
         for seen in seenItems { billed[seen.subscription, default: [:]][seen.at] = seen.items.map { Self.item($0, prices: prices) } }
@@ -258,13 +275,16 @@ extension SnapshotBuilder {
                 endedAt: subscription.endedAt,
                 cancelAtPeriodEnd: subscription.snapshot.cancelAtPeriodEnd,
                 paidThrough: invoices[subscription.id]?.paidThrough.map { Date(timeIntervalSince1970: TimeInterval($0)) },
-                lastSeenCounting: lastSeenCounting[subscription.id]
+                lastSeenCounting: lastSeenCounting[subscription.id],
+                openSince: invoices[subscription.id]?.openSince.map { Date(timeIntervalSince1970: TimeInterval($0)) },
+                changes: changes[subscription.id] ?? []
             )
             return SubscriptionHistory(
                 current: subscription.snapshot,
                 start: subscription.start,
                 end: lifetime.end,
                 cancelRequestedAt: lifetime.cancelRequestedAt,
+                pastDueSince: lifetime.pastDueSince,
                 billed: periods
             )
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import RevenueMath
 import ServiceKit
 import StripeKit
 
@@ -24,11 +25,31 @@ struct EventMark: Codable, Sendable, Equatable {
 
 /// An event as `/v1/events` lists it, its object kept as JSON until its type is known.
 struct ListedEvent: Codable, Sendable, Identifiable {
-    struct Payload: Codable, Sendable { var object: JSONValue }
+    struct Payload: Codable, Sendable {
+        var object: JSONValue
+        /// What an `*.updated` event's change replaced.
+        var previousAttributes: JSONValue?
+
+        enum CodingKeys: String, CodingKey {
+            case object
+            case previousAttributes = "previous_attributes"
+        }
+    }
     var id: String
     var type: String
     var created: Int
     var data: Payload
+}
+
+extension ListedEvent {
+    /// The status a subscription event shows its subscription in, and the one it left when the event changed it.
+    var statusChange: (subscription: String, change: StatusChange)? {
+        guard data.object["object"]?.string == "subscription", let id = data.object["id"]?.string,
+            let status = data.object["status"]?.string
+        else { return nil }
+        let at = Date(timeIntervalSince1970: TimeInterval(created))
+        return (id, StatusChange(at: at, status: status, previous: data.previousAttributes?["status"]?.string))
+    }
 }
 
 /// The job lost its lease to another worker, which now carries it on.
@@ -64,6 +85,7 @@ struct AccountSync {
             result = caughtUp
         } else {
             result = try await full(from: cursor, now: now)
+            try await recordStatusChanges(since: now - Self.eventRetention)
         }
         try await fetchMissingPrices()
         return result
@@ -108,6 +130,23 @@ struct AccountSync {
                 """,
                 logger: logger
             )
+        }
+    }
+
+    // MARK: - Status changes
+
+    /// Records the subscription statuses the account's events show since `since` (Stripe keeps 30 days of them): the
+    /// moment an unpaid or paused subscription stopped counting, or a past-due one fell behind, is in them exactly.
+    func recordStatusChanges(since: Int) async throws {
+        let pages = stripe.list(
+            "/v1/events",
+            query: [("type", "customer.subscription.*"), ("created", ["gte": .string(String(since))])],
+            account: account,
+            of: ListedEvent.self
+        )
+        for try await page in pages {
+            let changes = page.compactMap { event in event.statusChange.map { ($0.subscription, event.id, $0.change) } }
+            try await postgres.withConnection { try await CacheQueries.insert(changes, account: account, on: $0, logger: logger) }
         }
     }
 
@@ -228,6 +267,7 @@ struct AccountSync {
     func incremental(since mark: EventMark) async throws -> (Counts, EventMark)? {
         var newest: EventMark?
         var changed: [String: ListedEvent] = [:]
+        var statusChanges: [(subscription: String, event: String, change: StatusChange)] = []
         var reachedMark = mark.id == nil
         events: for try await page in stripe.list("/v1/events", account: account, of: ListedEvent.self) {
             for event in page {
@@ -236,6 +276,7 @@ struct AccountSync {
                     reachedMark = true
                     break events
                 }
+                if let (subscription, change) = event.statusChange { statusChanges.append((subscription, event.id, change)) }
                 guard let id = event.data.object["id"]?.string, changed[id] == nil else { continue }
                 changed[id] = event
             }
@@ -282,6 +323,7 @@ struct AccountSync {
             try await CacheQueries.upsert(subscriptions, account: account, on: connection, logger: logger)
             try await CacheQueries.upsert(invoices, account: account, on: connection, logger: logger)
             try await CacheQueries.upsert(charges, account: account, on: connection, logger: logger)
+            try await CacheQueries.insert(statusChanges, account: account, on: connection, logger: logger)
         }
         let counts = Counts(
             customers: customers.count,

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import RevenueMath
 import StripeKit
 
 /// Writes a page of Stripe objects in one statement each: every column is bound as an array and unnested, so a
@@ -99,6 +100,27 @@ enum CacheQueries {
                 status = EXCLUDED.status, currency = EXCLUDED.currency, amount = EXCLUDED.amount, amount_refunded = EXCLUDED.amount_refunded,
                 created = EXCLUDED.created, disputed = EXCLUDED.disputed, dispute_id = EXCLUDED.dispute_id, refunds = EXCLUDED.refunds,
                 amount_captured = EXCLUDED.amount_captured, synced_at = now()
+            """,
+            logger: logger
+        )
+    }
+
+    /// One row per event, so an event read twice (by a sync and a webhook, or two syncs) is stored once.
+    static func insert(
+        _ changes: [(subscription: String, event: String, change: StatusChange)],
+        account: String,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        guard !changes.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO sync.subscription_status_changes (account_id, event_id, subscription_id, at, status, previous_status)
+            SELECT \(account), event_id, subscription_id, at, status, NULLIF(previous_status, '')
+            FROM unnest(\(changes.map(\.event))::text[], \(changes.map(\.subscription))::text[],
+                \(changes.map { Int64($0.change.at.timeIntervalSince1970) })::bigint[], \(changes.map(\.change.status))::text[],
+                \(text(changes.map(\.change.previous)))::text[]) AS c(event_id, subscription_id, at, status, previous_status)
+            ON CONFLICT (account_id, event_id) DO NOTHING
             """,
             logger: logger
         )
