@@ -85,14 +85,27 @@ extension RevenueMath {
         activeSubscriptions: (now: Int, windowStart: Int),
         charges: some Collection<ChargeRecord>
     ) -> AccountMetrics {
-        let mrr = today.values.reduce(0, +)
-        let startMRR = start.values.reduce(0, +)
-        let customers = today.filter { $0.value > 0 }.count
-        let startCustomers = Set(start.filter { $0.value > 0 }.keys)
-        // Customers who both started and churned inside the window are not churn of the customers the window began with.
-        let churnedCustomers = movements.churnedCustomers.filter { startCustomers.contains($0) && (today[$0] ?? 0) == 0 }
-        let arpu: Decimal? = customers > 0 ? mrr / Decimal(customers) : nil
-        let customerChurn: Decimal? = startCustomers.isEmpty ? nil : Decimal(churnedCustomers.count) / Decimal(startCustomers.count)
+        let totals = WindowTotals(
+            mrr: today.values.reduce(0, +),
+            startMRR: start.values.reduce(0, +),
+            customers: today.values.count(where: { $0 > 0 }),
+            startCustomers: start.values.count(where: { $0 > 0 }),
+            lostCustomers: start.count(where: { $0.value > 0 && (today[$0.key] ?? 0) == 0 })
+        )
+        return accountMetrics(totals, movements: movements, activeSubscriptions: activeSubscriptions, charges: charges)
+    }
+
+    /// The same from the window's totals.
+    static func accountMetrics(
+        _ totals: WindowTotals,
+        movements: Movements,
+        activeSubscriptions: (now: Int, windowStart: Int),
+        charges: some Collection<ChargeRecord>
+    ) -> AccountMetrics {
+        let mrr = totals.mrr
+        let startMRR = totals.startMRR
+        let arpu: Decimal? = totals.customers > 0 ? mrr / Decimal(totals.customers) : nil
+        let customerChurn: Decimal? = totals.startCustomers == 0 ? nil : Decimal(totals.lostCustomers) / Decimal(totals.startCustomers)
         let succeeded = charges.filter(\.succeeded)
         let settled = charges.count(where: { !$0.pending })
         func money(_ value: Decimal?) -> Decimal? { value?.rounded(places: moneyRatioPlaces) }
@@ -101,7 +114,7 @@ extension RevenueMath {
             mrr: mrr,
             arr: mrr * 12,
             totalRevenueCents: succeeded.reduce(0) { $0 + $1.amountCents - $1.refundedCents },
-            totalCustomers: customers,
+            totalCustomers: totals.customers,
             activeSubscriptions: activeSubscriptions.now,
             arpu: money(arpu),
             customerChurnRate: rate(customerChurn),
@@ -120,4 +133,15 @@ extension RevenueMath {
             movements: movements
         )
     }
+}
+
+/// A window's MRR and customers at its start and on its last day. `lostCustomers` are those with MRR at the start and
+/// none on the last day: each churned inside the window, and those who both started and churned inside it are not
+/// among them (METRICS.md's customer churn).
+struct WindowTotals {
+    var mrr: Decimal
+    var startMRR: Decimal
+    var customers: Int
+    var startCustomers: Int
+    var lostCustomers: Int
 }

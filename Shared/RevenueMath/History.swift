@@ -128,17 +128,17 @@ public struct BilledPeriod: Sendable, Equatable {
     }
 }
 
-/// A subscription's MRR in each state it can be in, worked out once: the daily series then only looks up which
-/// state a day falls in.
+/// A subscription's MRR in each state it can be in, worked out once in millionths of a minor unit (its exact scale,
+/// `RevenueMath.mrrScale`): the daily series then only looks up which state a day falls in, and adds integers.
 struct SubscriptionValues {
     let customerID: String
     let currency: String
     let start: Date
     let end: Date?
     /// While it runs, from each billed period's date (the first also covers the days before it).
-    let running: [(from: Date, mrr: Decimal)]
-    let today: Decimal
-    let ended: Decimal
+    let running: [(from: Date, mrr: Int128)]
+    let today: Int128
+    let ended: Int128
 
     init(_ history: SubscriptionHistory, settings: MetricSettings, now: Date) {
         customerID = history.current.customerID
@@ -156,12 +156,12 @@ struct SubscriptionValues {
         }
         running = moments.map { moment in
             let items = (periods.last { $0.from <= moment } ?? periods[0]).items
-            return (moment, RevenueMath.mrr(history.running(with: items), settings: settings, at: moment))
+            return (moment, RevenueMath.microUnits(RevenueMath.mrr(history.running(with: items), settings: settings, at: moment)))
         }
         var current = history.current
-        today = RevenueMath.mrr(current, settings: settings, at: now)
+        today = RevenueMath.microUnits(RevenueMath.mrr(current, settings: settings, at: now))
         current.status = "canceled"
-        ended = RevenueMath.mrr(current, settings: settings, at: now)
+        ended = RevenueMath.microUnits(RevenueMath.mrr(current, settings: settings, at: now))
     }
 
     /// Whether it counted with some MRR at any moment before `moment`.
@@ -172,7 +172,7 @@ struct SubscriptionValues {
 
     /// Its MRR at the end of the day ending at `moment`: nothing before its start, canceled from its end, today's
     /// state on the last day, and on any day between, active with the items it had then. Nil before it existed.
-    func mrr(at moment: Date, isToday: Bool) -> Decimal? {
+    func mrr(at moment: Date, isToday: Bool) -> Int128? {
         guard moment >= start else { return nil }
         if let end, moment >= end { return ended }
         if isToday { return today }
@@ -181,6 +181,18 @@ struct SubscriptionValues {
 }
 
 extension RevenueMath {
+    /// An MRR (exact at `mrrScale` places) in millionths of a minor unit.
+    static func microUnits(_ amount: Decimal) -> Int128 {
+        Int128((amount * 1_000_000).description) ?? 0
+    }
+
+    /// Millionths of a minor unit as a `Decimal` of minor units, exactly.
+    static func decimal(microUnits: Int128) -> Decimal {
+        let magnitude = microUnits.magnitude
+        let significand = magnitude <= UInt64.max ? Decimal(UInt64(magnitude)) : Decimal(string: String(magnitude)) ?? 0
+        return Decimal(sign: microUnits < 0 ? .minus : .plus, exponent: -mrrScale, significand: significand)
+    }
+
     /// Each day's customer MRR, per currency, for the days ending at the given moments (the last is today).
     public static func dailyCustomerMRR(
         _ subscriptions: [SubscriptionHistory],
@@ -188,21 +200,81 @@ extension RevenueMath {
         settings: MetricSettings = MetricSettings()
     ) -> [[String: [String: Decimal]]] {
         let values = subscriptions.map { SubscriptionValues($0, settings: settings, now: days.last ?? Date()) }
-        return days.enumerated().map { index, moment in customerMRR(values, at: moment, isToday: index == days.count - 1).mrr }
+        return days.enumerated().map { index, moment in
+            var mrr: [String: [String: Decimal]] = [:]
+            for value in values {
+                guard let amount = value.mrr(at: moment, isToday: index == days.count - 1), amount > 0 else { continue }
+                mrr[value.currency, default: [:]][value.customerID, default: 0] += decimal(microUnits: amount)
+            }
+            return mrr
+        }
+    }
+}
+
+/// One day's movements in millionths of a minor unit, so a window's sums roll exactly: add the day that enters,
+/// subtract the one that leaves.
+struct DayMovements {
+    var new: Int128 = 0
+    var reactivation: Int128 = 0
+    var expansion: Int128 = 0
+    var contraction: Int128 = 0
+    var churned: Int128 = 0
+
+    static func + (lhs: Self, rhs: Self) -> Self {
+        Self(
+            new: lhs.new + rhs.new,
+            reactivation: lhs.reactivation + rhs.reactivation,
+            expansion: lhs.expansion + rhs.expansion,
+            contraction: lhs.contraction + rhs.contraction,
+            churned: lhs.churned + rhs.churned
+        )
     }
 
-    /// Customer MRR per currency at one moment, and how many subscriptions count there.
-    static func customerMRR(_ values: [SubscriptionValues], at moment: Date, isToday: Bool) -> (
-        mrr: [String: [String: Decimal]], active: [String: Int]
-    ) {
-        var mrr: [String: [String: Decimal]] = [:]
-        var active: [String: Int] = [:]
-        for value in values {
-            guard let amount = value.mrr(at: moment, isToday: isToday), amount > 0 else { continue }
-            mrr[value.currency, default: [:]][value.customerID, default: 0] += amount
-            active[value.currency, default: 0] += 1
+    static func - (lhs: Self, rhs: Self) -> Self {
+        Self(
+            new: lhs.new - rhs.new,
+            reactivation: lhs.reactivation - rhs.reactivation,
+            expansion: lhs.expansion - rhs.expansion,
+            contraction: lhs.contraction - rhs.contraction,
+            churned: lhs.churned - rhs.churned
+        )
+    }
+
+    var decimal: Movements {
+        var movements = Movements()
+        movements.new = RevenueMath.decimal(microUnits: new)
+        movements.reactivation = RevenueMath.decimal(microUnits: reactivation)
+        movements.expansion = RevenueMath.decimal(microUnits: expansion)
+        movements.contraction = RevenueMath.decimal(microUnits: contraction)
+        movements.churned = RevenueMath.decimal(microUnits: churned)
+        return movements
+    }
+
+    /// The movements from one day's MRR by customer number to the next's, by METRICS.md's rules; `everHadMRR` tells
+    /// reactivation from new and learns who has MRR now.
+    init(previous: [Int128], current: [Int128], everHadMRR: inout [Bool]) {
+        for customer in current.indices {
+            let before = previous[customer]
+            let after = current[customer]
+            if before == 0, after > 0 {
+                if everHadMRR[customer] { reactivation += after } else { new += after }
+                everHadMRR[customer] = true
+            } else if before > 0, after == 0 {
+                churned += before
+            } else if after > before {
+                expansion += after - before
+            } else if after < before {
+                contraction += before - after
+            }
         }
-        return (mrr, active)
+    }
+
+    init(new: Int128 = 0, reactivation: Int128 = 0, expansion: Int128 = 0, contraction: Int128 = 0, churned: Int128 = 0) {
+        self.new = new
+        self.reactivation = reactivation
+        self.expansion = expansion
+        self.contraction = contraction
+        self.churned = churned
     }
 }
 
@@ -212,9 +284,8 @@ extension RevenueMath {
     /// One row per currency for each of the last `count` UTC calendar days up to the one holding `today`: the day
     /// (its midnight), its `AccountMetrics` over the 30 days ending with it, and its own movements (from the day
     /// before). A day's MRR is its last second's (today's, now's), so the same data gives the same history at any
-    /// time of day. Days are computed in order and only one window's worth is kept, so memory does not grow with
-    /// `count`; the movements between consecutive days are worked out once and summed per window. `balanced` is false
-    /// for a day whose movements do not add up to its change in MRR: a bug to log and count, never a lost day.
+    /// time of day. `balanced` is false for a day whose movements do not add up to its change in MRR: a bug to log
+    /// and count, never a lost day.
     public static func dailyMetrics(
         subscriptions: [SubscriptionHistory],
         charges: [ChargeRecord],
@@ -222,51 +293,82 @@ extension RevenueMath {
         count: Int,
         settings: MetricSettings = MetricSettings()
     ) -> [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements, balanced: Bool)] {
-        let total = count + windowDays
-        let days = calendarDays(endingWith: today, count: total)
+        let days = calendarDays(endingWith: today, count: count + windowDays)
         let moments = days.map { min($0.addingTimeInterval(86_399), today) }
-        let values = subscriptions.map { SubscriptionValues($0, settings: settings, now: today) }
-        let currencies = Set(subscriptions.map(\.current.currency)).union(charges.map(\.currency)).sorted()
-        let sortedCharges = charges.sorted { $0.created < $1.created }
-        // The window's days, first to today, and the movements between them.
-        var window: [(mrr: [String: [String: Decimal]], active: [String: Int])] = []
-        var windowMovements: [String: [Movements]] = [:]
-        var balancedToday: [String: Bool] = [:]
-        // Who had MRR on any earlier day, which tells reactivation from new: from the whole subscription history, not
-        // only the days computed here, so a customer back after years is a reactivation (METRICS.md: no time window).
-        var everHadMRR: [String: Set<String>] = [:]
-        for value in values where value.hadMRR(before: moments[0]) { everHadMRR[value.currency, default: []].insert(value.customerID) }
-        var result: [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements, balanced: Bool)] = []
-        for index in 0..<total {
-            let day = customerMRR(values, at: moments[index], isToday: index == total - 1)
-            if let previous = window.last {
-                for currency in currencies {
-                    let before = previous.mrr[currency] ?? [:]
-                    let after = day.mrr[currency] ?? [:]
-                    let movements = movements(previous: before, current: after, everHadMRR: everHadMRR[currency] ?? [])
-                    balancedToday[currency] = movements.balances(start: before.values.reduce(0, +), end: after.values.reduce(0, +))
-                    windowMovements[currency, default: []].append(movements)
-                    if windowMovements[currency]!.count > windowDays { windowMovements[currency]!.removeFirst() }
-                }
+        let values = Dictionary(grouping: subscriptions.map { SubscriptionValues($0, settings: settings, now: today) }, by: \.currency)
+        let charges = Dictionary(grouping: charges.sorted { $0.created < $1.created }, by: \.currency)
+        let currencies = Set(values.keys).union(charges.keys).sorted()
+        let byCurrency = currencies.map { dailyMetrics(values[$0] ?? [], charges: charges[$0] ?? [], moments: moments) }
+        return (0..<count).flatMap { index in
+            zip(currencies, byCurrency).map { currency, rows in
+                (days[windowDays + index], currency, rows[index].metrics, rows[index].movements, rows[index].balanced)
             }
-            for (currency, customers) in day.mrr { everHadMRR[currency, default: []].formUnion(customers.keys) }
-            window.append(day)
-            if window.count > windowDays + 1 { window.removeFirst() }
+        }
+    }
+
+    /// One currency's rows, for the moments after the first `windowDays`. Customers are numbered, so a day is an array
+    /// of MRR by customer number; the window's 31 days are kept in a ring, and its movements summed as they roll.
+    static func dailyMetrics(
+        _ values: [SubscriptionValues],
+        charges: [ChargeRecord],
+        moments: [Date]
+    ) -> [(metrics: AccountMetrics, movements: Movements, balanced: Bool)] {
+        var numbers: [String: Int] = [:]
+        let customers = values.map { value in
+            if let number = numbers[value.customerID] { return number }
+            numbers[value.customerID] = numbers.count
+            return numbers.count - 1
+        }
+        // Who had MRR before the first day, which tells reactivation from new: from the whole subscription history,
+        // so a customer back after years is a reactivation (METRICS.md: no time window).
+        var everHadMRR = [Bool](repeating: false, count: numbers.count)
+        for (value, customer) in zip(values, customers) where value.hadMRR(before: moments[0]) { everHadMRR[customer] = true }
+        var ring = [[Int128]](repeating: [Int128](repeating: 0, count: numbers.count), count: windowDays + 1)
+        var activeRing = [Int](repeating: 0, count: windowDays + 1)
+        var movementRing = [DayMovements](repeating: DayMovements(), count: windowDays)
+        var windowMovements = DayMovements()
+        var result: [(metrics: AccountMetrics, movements: Movements, balanced: Bool)] = []
+        for index in moments.indices {
+            let slot = index % (windowDays + 1)
+            var mrr = [Int128](repeating: 0, count: numbers.count)
+            var active = 0
+            for (value, customer) in zip(values, customers) {
+                guard let amount = value.mrr(at: moments[index], isToday: index == moments.count - 1), amount > 0 else { continue }
+                mrr[customer] += amount
+                active += 1
+            }
+            var day = DayMovements()
+            var balanced = true
+            if index > 0 {
+                let previous = ring[(index - 1) % (windowDays + 1)]
+                day = DayMovements(previous: previous, current: mrr, everHadMRR: &everHadMRR)
+                let start = previous.reduce(0, +)
+                balanced = start + day.new + day.reactivation + day.expansion - day.contraction - day.churned == mrr.reduce(0, +)
+                windowMovements = windowMovements + day - movementRing[index % windowDays]
+                movementRing[index % windowDays] = day
+            } else {
+                for customer in mrr.indices where mrr[customer] > 0 { everHadMRR[customer] = true }
+            }
+            ring[slot] = mrr
+            activeRing[slot] = active
             guard index >= windowDays else { continue }
-            let windowCharges = sortedCharges[
-                sortedCharges.firstIndex(after: moments[index - windowDays])..<sortedCharges.firstIndex(after: moments[index])
-            ]
-            for currency in currencies {
-                let metrics = accountMetrics(
-                    start: window[0].mrr[currency] ?? [:],
-                    today: day.mrr[currency] ?? [:],
-                    movements: (windowMovements[currency] ?? []).reduce(Movements(), +),
-                    activeSubscriptions: (day.active[currency] ?? 0, window[0].active[currency] ?? 0),
-                    charges: windowCharges.filter { $0.currency == currency }
-                )
-                // The window's sums make the rates; the day's own movements are what the day adds.
-                result.append((days[index], currency, metrics, windowMovements[currency]?.last ?? Movements(), balancedToday[currency] ?? true))
-            }
+            let startSlot = (index - windowDays) % (windowDays + 1)
+            let start = ring[startSlot]
+            let totals = WindowTotals(
+                mrr: decimal(microUnits: mrr.reduce(0, +)),
+                startMRR: decimal(microUnits: start.reduce(0, +)),
+                customers: mrr.count(where: { $0 > 0 }),
+                startCustomers: start.count(where: { $0 > 0 }),
+                lostCustomers: zip(start, mrr).count(where: { $0 > 0 && $1 == 0 })
+            )
+            let windowCharges = charges[charges.firstIndex(after: moments[index - windowDays])..<charges.firstIndex(after: moments[index])]
+            let metrics = accountMetrics(
+                totals,
+                movements: windowMovements.decimal,
+                activeSubscriptions: (active, activeRing[startSlot]),
+                charges: windowCharges
+            )
+            result.append((metrics, day.decimal, balanced))
         }
         return result
     }

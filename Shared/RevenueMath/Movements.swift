@@ -7,10 +7,6 @@ public struct Movements: Sendable, Equatable {
     public var expansion: Decimal = 0
     public var contraction: Decimal = 0
     public var churned: Decimal = 0
-    /// Customers counted in each movement.
-    public var newCustomers: Set<String> = []
-    public var reactivatedCustomers: Set<String> = []
-    public var churnedCustomers: Set<String> = []
 
     public init() {}
 
@@ -21,9 +17,6 @@ public struct Movements: Sendable, Equatable {
         sum.expansion += rhs.expansion
         sum.contraction += rhs.contraction
         sum.churned += rhs.churned
-        sum.newCustomers.formUnion(rhs.newCustomers)
-        sum.reactivatedCustomers.formUnion(rhs.reactivatedCustomers)
-        sum.churnedCustomers.formUnion(rhs.churnedCustomers)
         return sum
     }
 
@@ -43,16 +36,9 @@ extension RevenueMath {
             let after = current[customer] ?? 0
             switch (before > 0, after > 0) {
             case (false, true):
-                if everHadMRR.contains(customer) {
-                    movements.reactivation += after
-                    movements.reactivatedCustomers.insert(customer)
-                } else {
-                    movements.new += after
-                    movements.newCustomers.insert(customer)
-                }
+                if everHadMRR.contains(customer) { movements.reactivation += after } else { movements.new += after }
             case (true, false):
                 movements.churned += before
-                movements.churnedCustomers.insert(customer)
             case (true, true) where after > before:
                 movements.expansion += after - before
             case (true, true) where after < before:
