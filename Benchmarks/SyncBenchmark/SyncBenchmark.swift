@@ -70,6 +70,7 @@ struct SyncBenchmark {
         )
         try await waitForSync(connectionID)
         let peakKilobytes = peakMemoryKilobytes(of: worker.processIdentifier)
+        let cpuSeconds = cpuSeconds(of: worker.processIdentifier)
         try await worker.stop()
         try await sandbox.stop()
 
@@ -80,6 +81,8 @@ struct SyncBenchmark {
         let objects = customers + subscriptions + 2 * invoices
         print("copied:   \(objects) objects in \(String(format: "%.1f", copySeconds)) s, \(Int(Double(objects) / copySeconds)) objects/s")
         print("memory:   worker peak \(peakKilobytes / 1024) MB (VmHWM)")
+        // On a shared machine wall time swings with the neighbours; the worker's own CPU time much less.
+        print("cpu:      worker \(String(format: "%.1f", cpuSeconds)) s user+system for the whole sync")
         print("metrics:  365 days of snapshots recomputed in \(String(format: "%.2f", snapshotSeconds)) s")
     }
 
@@ -102,6 +105,15 @@ struct SyncBenchmark {
     static func value(_ key: String, in line: Substring) -> Double? {
         guard let range = line.range(of: key + "=") else { return nil }
         return Double(line[range.upperBound...].prefix { $0.isNumber || $0 == "." })
+    }
+
+    /// User plus system time of a running process, from `/proc/<pid>/stat` (fields 14 and 15, in clock ticks).
+    static func cpuSeconds(of pid: Int32) -> Double {
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        // The command name, in parentheses, may hold spaces: count fields after its closing one.
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     static func peakMemoryKilobytes(of pid: Int32) -> Int {
