@@ -52,6 +52,7 @@ fi
 # Variables added since a .env was first written get their fresh values too.
 grep -q '^TOKEN_ENCRYPTION_KEY=' .env || echo "TOKEN_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> .env
 grep -q '^DEVOPS_WEBHOOK_SECRET=' .env || echo "DEVOPS_WEBHOOK_SECRET=$(secret)" >> .env
+grep -q '^STRIPE_CONNECT_WEBHOOK_SECRET=' .env || echo "STRIPE_CONNECT_WEBHOOK_SECRET=whsec_$(secret)" >> .env
 set -a
 # shellcheck disable=SC1091
 . ./.env
@@ -92,6 +93,8 @@ if [ -n "$need_sandbox" ]; then
   SANDBOX_PORT="$sandbox_port" SANDBOX_PUBLIC_URL="http://localhost:$sandbox_port" \
     SANDBOX_STRIPE_WEBHOOK_URL="http://127.0.0.1:${GATEWAY_PORT:-8080}/api/webhooks/stripe-billing" \
     SANDBOX_STRIPE_WEBHOOK_SECRET="$STRIPE_WEBHOOK_SECRET" SANDBOX_CRM_API_KEY=crm_sandbox_key \
+    SANDBOX_CONNECT_WEBHOOK_URL="http://127.0.0.1:${GATEWAY_PORT:-8080}/api/webhooks/stripe-connect" \
+    SANDBOX_CONNECT_WEBHOOK_SECRET="$STRIPE_CONNECT_WEBHOOK_SECRET" \
     "$BIN/sandbox" >>"$LOGS/sandbox.log" 2>&1 &
   echo $! >"$RUN/sandbox.pid"
   echo "sandbox on http://localhost:$sandbox_port"

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -18,11 +19,24 @@ public final class ConnectFake: Sendable {
         var positions: [String: [String: Int]] = [:]
         /// Each account's events, oldest first.
         var events: [String: [AccountEvent]] = [:]
+        /// Where the connected accounts' events are sent (Stripe's Connect webhook endpoint), and their signing secret.
+        var webhook: (url: String, secret: String)?
+        /// Each delivery's answer, by event id (0 when nothing answered).
+        var deliveries: [String: [Int]] = [:]
     }
 
     private let state = Mutex(State())
+    let http: HTTPClient?
 
-    init() {}
+    init(http: HTTPClient? = nil, webhookURL: String? = nil, webhookSecret: String? = nil) {
+        self.http = http
+        if let webhookURL, let webhookSecret { state.withLock { $0.webhook = (webhookURL, webhookSecret) } }
+    }
+
+    public func setWebhook(url: String, secret: String) { state.withLock { $0.webhook = (url, secret) } }
+
+    /// The answers each delivery of the event got.
+    public func deliveries(of eventID: String) -> [Int] { state.withLock { $0.deliveries[eventID] ?? [] } }
 
     /// Adds an account that the authorise page can hand out (`account=` in its query picks it).
     public func addAccount(id: String, name: String, currency: String) {
@@ -47,6 +61,7 @@ public final class ConnectFake: Sendable {
 
     /// Records an event on the account, as Stripe does when its data changes (`object` is what `data.object` holds,
     /// `previous` what an update replaced). Events are kept in the order recorded, so record them oldest first.
+    @discardableResult
     public func record(
         event type: String,
         object: some Encodable,
@@ -54,18 +69,79 @@ public final class ConnectFake: Sendable {
         previous: [String: JSONValue]? = nil,
         at moment: Date = Date(),
         for account: String
-    ) throws {
+    ) throws -> AccountEvent {
         let json = try JSONDecoder().decode(JSONValue.self, from: JSONSerialization.data(withJSONObject: stripeObject(object, object: name)))
-        state.withLock { state in
-            let sequence = state.events.values.reduce(0) { $0 + $1.count } + 1
+        return state.withLock { state in
+            // Unique across sandboxes, as Stripe's ids are: receivers remember event ids.
             let event = AccountEvent(
-                id: String(format: "evt_%08d", sequence),
+                id: StripeFake.newID("evt"),
+                account: account,
                 type: type,
                 created: Int(moment.timeIntervalSince1970),
                 data: .init(object: json, previousAttributes: previous.map(JSONValue.object))
             )
             state.events[account, default: []].append(event)
+            return event
         }
+    }
+
+    /// Records the event and sends it to the Connect webhook endpoint, signed as Stripe signs; returns the answer's
+    /// status (0 when nothing answered or no endpoint is set).
+    @discardableResult
+    public func emit(
+        event type: String,
+        object: some Encodable,
+        named name: String,
+        previous: [String: JSONValue]? = nil,
+        at moment: Date = Date(),
+        for account: String
+    ) async throws -> Int {
+        await deliver(try record(event: type, object: object, named: name, previous: previous, at: moment, for: account))
+    }
+
+    /// Sends an event (again, for a test of duplicates or order) to the Connect webhook endpoint.
+    @discardableResult
+    public func deliver(_ event: AccountEvent) async -> Int {
+        guard let http, let webhook = state.withLock({ $0.webhook }), let payload = try? JSONEncoder().encode(event) else { return 0 }
+        var request = HTTPClientRequest(url: webhook.url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        request.headers.add(name: "Stripe-Signature", value: StripeWebhookSignature.header(for: payload, secret: webhook.secret, timestamp: Date()))
+        request.body = .bytes(ByteBuffer(data: payload))
+        var status = 0
+        if let response = try? await http.execute(request, timeout: .seconds(30)) {
+            _ = try? await response.body.collect(upTo: 1024 * 1024)
+            status = Int(response.status.code)
+        }
+        state.withLock { $0.deliveries[event.id, default: []].append(status) }
+        return status
+    }
+
+    /// Changes a subscription of a connected account as a dashboard user would, and sends the
+    /// `customer.subscription.updated` event Stripe would, with what the change replaced in `previous_attributes`.
+    @discardableResult
+    public func updateSubscription(
+        _ id: String,
+        of account: String,
+        _ change: (inout Subscription) -> Void
+    ) async throws -> Int {
+        let updated: (Subscription, [String: JSONValue])? = state.withLock { state in
+            guard var data = state.data[account], let index = data.subscriptions.firstIndex(where: { $0.id == id }) else { return nil }
+            let before = data.subscriptions[index]
+            change(&data.subscriptions[index])
+            let after = data.subscriptions[index]
+            state.data[account] = data
+            var previous: [String: JSONValue] = [:]
+            if before.status != after.status { previous["status"] = .string(before.status.rawValue) }
+            if before.items.data.map(\.price.id) != after.items.data.map(\.price.id)
+                || before.items.data.map(\.quantity) != after.items.data.map(\.quantity)
+            {
+                previous["items"] = (try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(before.items))) ?? .null
+            }
+            return (after, previous)
+        }
+        guard let (subscription, previous) = updated else { throw missing("subscription", id) }
+        return try await emit(event: "customer.subscription.updated", object: subscription, named: "subscription", previous: previous, for: account)
     }
 
     func events(for account: String) -> [AccountEvent] { state.withLock { $0.events[account] ?? [] } }
@@ -121,11 +197,48 @@ public final class ConnectFake: Sendable {
             self.state.withLock { $0.deauthorized.append(account) }
             return try jsonResponse(["stripe_user_id": account])
         }
+        // A change made as a dashboard user would make it: `{"status": "past_due", "quantity": 3, "unit_amount": 4900}`
+        // changes the subscription (its first item) and sends the signed Connect event.
+        router.post("_sandbox/connect/accounts/:account/subscriptions/:id") { request, context in
+            let change = try await request.decode(as: SubscriptionChange.self, context: context)
+            let statuses = ["active", "past_due", "unpaid", "canceled", "incomplete", "incomplete_expired", "trialing", "paused"]
+            if let status = change.status, !statuses.contains(status) {
+                throw HTTPError(.badRequest, message: "unknown status \(status)")
+            }
+            let delivered = try await self.updateSubscription(
+                try context.parameters.require("id"),
+                of: try context.parameters.require("account")
+            ) { subscription in
+                if let status = change.status { subscription.status = Subscription.Status(rawValue: status) }
+                guard !subscription.items.data.isEmpty else { return }
+                if let quantity = change.quantity { subscription.items.data[0].quantity = quantity }
+                if let amount = change.unitAmount {
+                    var price = subscription.items.data[0].price
+                    price.id = "price_\(amount)_\(price.recurring?.interval.rawValue ?? "once")"
+                    price.unitAmount = amount
+                    price.unitAmountDecimal = nil
+                    subscription.items.data[0].price = price
+                }
+            }
+            return try jsonResponse(["delivered": delivered])
+        }
         router.group("v1").add(middleware: SecretKeyMiddleware()).get("accounts/:id") { _, context in
             let id = try context.parameters.require("id")
             guard let account = self.state.withLock({ $0.accounts[id] }) else { throw missing("account", id) }
             return try stripeJSON(account, object: "account")
         }
+    }
+}
+
+/// What `POST /_sandbox/connect/accounts/{account}/subscriptions/{id}` changes.
+struct SubscriptionChange: Decodable {
+    var status: String?
+    var quantity: Int?
+    var unitAmount: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case status, quantity
+        case unitAmount = "unit_amount"
     }
 }
 
@@ -148,7 +261,7 @@ struct TokenResponse: Encodable {
 }
 
 /// An event on a connected account, as `/v1/events` lists it.
-struct AccountEvent: Codable, Sendable, Identifiable {
+public struct AccountEvent: Codable, Sendable, Identifiable {
     struct Payload: Codable, Sendable {
         var object: JSONValue
         var previousAttributes: JSONValue?
@@ -158,17 +271,27 @@ struct AccountEvent: Codable, Sendable, Identifiable {
             case previousAttributes = "previous_attributes"
         }
     }
-    var id: String
+    public var id: String
     var object = "event"
+    /// The connected account it happened on, as Connect events name it.
+    var account: String
+    var apiVersion = StripeClient.apiVersion
+    var livemode = false
     var type: String
     var created: Int
     var data: Payload
 
-    init(id: String, type: String, created: Int, data: Payload) {
+    init(id: String, account: String, type: String, created: Int, data: Payload) {
         self.id = id
+        self.account = account
         self.type = type
         self.created = created
         self.data = data
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, object, account, livemode, type, created, data
+        case apiVersion = "api_version"
     }
 }
 
@@ -303,6 +426,18 @@ struct ConnectedAccountMiddleware<Context: RequestContext>: RouterMiddleware {
                     expandItemDiscounts: expanded.contains("items.data.discounts")
                 )
             )
+        case _ where path.hasPrefix("/v1/customers/"):
+            let id = path.dropFirst("/v1/customers/".count)
+            guard let customer = Self.find(data.customers, id: id, positions) else { return try Self.missing(path) }
+            // A deleted customer is a stub, as Stripe answers it.
+            if customer.deleted == true {
+                return try jsonResponse(JSONValue.object(["id": .string(customer.id), "object": "customer", "deleted": .bool(true)]))
+            }
+            return try jsonResponse(customer)
+        case _ where path.hasPrefix("/v1/invoices/") && !path.hasSuffix("/lines"):
+            guard var invoice = Self.find(data.invoices, id: path.dropFirst("/v1/invoices/".count), positions) else { return try Self.missing(path) }
+            invoice.lines = Self.embedded(invoice.lines)
+            return try jsonResponse(invoice)
         case _ where path.hasPrefix("/v1/invoices/") && path.hasSuffix("/lines"):
             guard let invoice = Self.find(data.invoices, id: path.dropFirst("/v1/invoices/".count).dropLast("/lines".count), positions) else {
                 return try Self.missing(path)

@@ -67,7 +67,10 @@ public final class OpenAIFake: Sendable {
                 "created": Int(Date().timeIntervalSince1970),
                 "model": model,
                 "choices": [["index": 0, "message": ["role": "assistant", "content": content, "refusal": NSNull()], "finish_reason": "stop"]],
-                "usage": ["prompt_tokens": body.readableBytes / 4, "completion_tokens": content.utf8.count / 4, "total_tokens": (body.readableBytes + content.utf8.count) / 4],
+                "usage": [
+                    "prompt_tokens": body.readableBytes / 4, "completion_tokens": content.utf8.count / 4,
+                    "total_tokens": (body.readableBytes + content.utf8.count) / 4,
+                ],
             ]
             return Response(
                 status: .ok,

@@ -29,14 +29,27 @@ public final class RevioFake: Sendable {
         for index in 0..<size {
             let id = "rv_cus_\(index + 1)"
             customers.append(
-                .init(id: id, name: "Customer \(index + 1)", email: "c\(index + 1)@revio.example", company: "Company \(index % 97)", status: "active", createdAt: "2025-01-01T00:00:00Z")
+                .init(
+                    id: id,
+                    name: "Customer \(index + 1)",
+                    email: "c\(index + 1)@revio.example",
+                    company: "Company \(index % 97)",
+                    status: "active",
+                    createdAt: "2025-01-01T00:00:00Z"
+                )
             )
-            tickets[id] = (0..<random.next(4)).map { RevioRecords.Ticket(id: "\(id)_t\($0)", status: ticketStatuses[random.next(ticketStatuses.count)], subject: "Ticket \($0)") }
+            tickets[id] = (0..<random.next(4)).map {
+                RevioRecords.Ticket(id: "\(id)_t\($0)", status: ticketStatuses[random.next(ticketStatuses.count)], subject: "Ticket \($0)")
+            }
             // About one customer in seven has no subscription at all (Revio answers 404).
-            if random.next(7) != 0 { subscriptions[id] = .init(status: subscriptionStatuses[random.next(subscriptionStatuses.count)], plan: "plan_\(random.next(3))") }
+            if random.next(7) != 0 {
+                subscriptions[id] = .init(status: subscriptionStatuses[random.next(subscriptionStatuses.count)], plan: "plan_\(random.next(3))")
+            }
             if random.next(9) != 0 { slas[id] = .init(tier: tiers[random.next(tiers.count)]) }
             let monthly = Int64(random.next(900_000))
-            revenue.append(.init(customerID: id, monthlyRevenueCents: monthly, totalRevenueCents: monthly * Int64(1 + random.next(36)), currency: "usd"))
+            revenue.append(
+                .init(customerID: id, monthlyRevenueCents: monthly, totalRevenueCents: monthly * Int64(1 + random.next(36)), currency: "usd")
+            )
         }
         let types = ["payment", "refund", "invoice", "support_call", "plan_change"]
         transactions = (0..<max(size / 4, 60)).map { index in
@@ -64,7 +77,13 @@ public final class RevioFake: Sendable {
             let perPage = min(max(request.uri.queryParameters.get("per_page", as: Int.self) ?? 50, 1), 500)
             let slice = Array(self.customers.dropFirst((page - 1) * perPage).prefix(perPage))
             return try jsonResponse(
-                RevioRecords.Page(data: slice, page: page, perPage: perPage, total: self.customers.count, hasMore: page * perPage < self.customers.count)
+                RevioRecords.Page(
+                    data: slice,
+                    page: page,
+                    perPage: perPage,
+                    total: self.customers.count,
+                    hasMore: page * perPage < self.customers.count
+                )
             )
         }
         revio.get("customers/:id/tickets") { _, context in

@@ -14,6 +14,9 @@ public struct SandboxSettings: Sendable {
     /// Where Stripe events go, and the secret they are signed with.
     public var stripeWebhookURL: String?
     public var stripeWebhookSecret: String?
+    /// Where connected accounts' events go (the Connect endpoint), and the secret they are signed with.
+    public var connectWebhookURL: String?
+    public var connectWebhookSecret: String?
     /// The Bearer key the fake CRM accepts.
     public var crmAPIKey = "crm_sandbox_key"
     public var revioAPIKey = "revio_sandbox_key"
@@ -34,6 +37,8 @@ public struct SandboxSettings: Sendable {
         settings.publicURL = environment.optional("SANDBOX_PUBLIC_URL")
         settings.stripeWebhookURL = environment.optional("SANDBOX_STRIPE_WEBHOOK_URL")
         settings.stripeWebhookSecret = environment.optional("SANDBOX_STRIPE_WEBHOOK_SECRET")
+        settings.connectWebhookURL = environment.optional("SANDBOX_CONNECT_WEBHOOK_URL")
+        settings.connectWebhookSecret = environment.optional("SANDBOX_CONNECT_WEBHOOK_SECRET")
         settings.crmAPIKey = environment.optional("SANDBOX_CRM_API_KEY") ?? settings.crmAPIKey
         settings.revioAPIKey = environment.optional("SANDBOX_REVIO_API_KEY") ?? settings.revioAPIKey
         settings.openAIAPIKey = environment.optional("SANDBOX_OPENAI_API_KEY") ?? settings.openAIAPIKey
@@ -57,7 +62,7 @@ public struct Sandbox: Sendable {
     public let crm: CRMFake
     public let revio: RevioFake
     public let openAI: OpenAIFake
-    public let connect = ConnectFake()
+    public let connect: ConnectFake
     let http: HTTPClient
     let settings: SandboxSettings
 
@@ -74,6 +79,7 @@ public struct Sandbox: Sendable {
         crm = CRMFake(apiKey: settings.crmAPIKey)
         revio = RevioFake(size: settings.revioCustomers, seed: settings.revioSeed, apiKey: settings.revioAPIKey)
         openAI = OpenAIFake(apiKey: settings.openAIAPIKey)
+        connect = ConnectFake(http: http, webhookURL: settings.connectWebhookURL, webhookSecret: settings.connectWebhookSecret)
         if let account = settings.connectAccount {
             connect.addAccount(id: account.id, name: "Generated \(account.id)", currency: "usd")
             connect.setData(
@@ -106,12 +112,22 @@ public struct Sandbox: Sendable {
             stripe.setWebhook(url: url, secret: secret)
             return HTTPResponse.Status.noContent
         }
+        router.post("/_sandbox/connect/webhook") { request, context in
+            let target = try await request.decode(as: [String: String].self, context: context)
+            guard let url = target["url"], let secret = target["secret"] else { throw HTTPError(.badRequest, message: "url and secret are required") }
+            connect.setWebhook(url: url, secret: secret)
+            return HTTPResponse.Status.noContent
+        }
         stripe.addRoutes(to: router)
         crm.addRoutes(to: router)
         revio.addRoutes(to: router)
         openAI.addRoutes(to: router)
         connect.addRoutes(to: router)
-        var app = Application(router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "sandbox"), logger: logger)
+        var app = Application(
+            router: router,
+            configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "sandbox"),
+            logger: logger
+        )
         app.addServices(HTTPClientService(client: http))
         return app
     }

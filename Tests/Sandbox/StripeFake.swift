@@ -232,7 +232,9 @@ public final class StripeFake: Sendable {
             guard var session = state.sessions[sessionID], let line = state.sessionPrices[sessionID], let price = state.prices[line.price] else {
                 throw missing("checkout.session", sessionID)
             }
-            guard session.status == .open else { throw invalid("session", "this checkout session is already \(session.status?.rawValue ?? "closed")") }
+            guard session.status == .open else {
+                throw invalid("session", "this checkout session is already \(session.status?.rawValue ?? "closed")")
+            }
             let customerID: String
             if let existing = session.customer?.id {
                 customerID = existing
@@ -322,7 +324,10 @@ public final class StripeFake: Sendable {
         var request = HTTPClientRequest(url: webhook.url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
-        request.headers.add(name: "Stripe-Signature", value: StripeWebhookSignature.header(for: Data(event.payload.utf8), secret: webhook.secret, timestamp: Date()))
+        request.headers.add(
+            name: "Stripe-Signature",
+            value: StripeWebhookSignature.header(for: Data(event.payload.utf8), secret: webhook.secret, timestamp: Date())
+        )
         request.body = .bytes(ByteBuffer(string: event.payload))
         let status: Int
         do {
@@ -422,7 +427,8 @@ where Item.ID == String {
     let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 10, 1), 100)
     var start = 0
     if let after = request.uri.queryParameters.get("starting_after"),
-        let index = positions[after].flatMap({ items.indices.contains($0) && items[$0].id == after ? $0 : nil }) ?? items.firstIndex(where: { $0.id == after })
+        let index = positions[after].flatMap({ items.indices.contains($0) && items[$0].id == after ? $0 : nil })
+            ?? items.firstIndex(where: { $0.id == after })
     {
         start = index + 1
     }
@@ -443,7 +449,9 @@ struct FormFields {
     subscript(key: String) -> String? { pairs.last { $0.0 == key }?.1 }
 
     func require(_ key: String) throws -> String {
-        guard let value = self[key] else { throw StripeFakeError(status: .badRequest, code: "parameter_missing", message: "Missing required param: \(key).", param: key) }
+        guard let value = self[key] else {
+            throw StripeFakeError(status: .badRequest, code: "parameter_missing", message: "Missing required param: \(key).", param: key)
+        }
         return value
     }
 

@@ -10,6 +10,7 @@ extension TestSupport {
     public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     public static let stripeWebhookSecret = "whsec_test_0123456789abcdef0123456789"
+    public static let stripeConnectWebhookSecret = "whsec_test_connect_0123456789abcdef"
     public static let cronSecret = "test-cron-secret-0123456789abcdef"
     public static let crmEventsKey = "test-crm-events-key-0123456789abcdef"
 
@@ -20,6 +21,7 @@ extension TestSupport {
             "INTERNAL_SECRET": internalSecret,
             "SUPABASE_JWT_SECRET": userSecret,
             "STRIPE_WEBHOOK_SECRET": stripeWebhookSecret,
+            "STRIPE_CONNECT_WEBHOOK_SECRET": stripeConnectWebhookSecret,
             "CRON_SECRET": cronSecret,
             "CRM_EVENTS_KEY": crmEventsKey,
             "GATEWAY_HOST": "127.0.0.1",

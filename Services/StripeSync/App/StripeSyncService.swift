@@ -1,4 +1,5 @@
 import ServiceKit
+import ServiceLifecycle
 import StripeKit
 
 /// stripe-sync: Stripe Connect and the workers that copy connected accounts and compute their metrics.
@@ -17,7 +18,7 @@ public enum StripeSyncService: RevmeshService {
     }
 
     public static func buildApplication(_ configuration: ServiceConfiguration, settings: SyncSettings) async -> ServiceApplication {
-        var workers: [SyncWorker] = []
+        var workers: [any Service] = []
         var app = await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
             let http = environment.internalClient.http
             let platform = StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.stripeAPIBase, logger: environment.logger)
@@ -29,12 +30,17 @@ public enum StripeSyncService: RevmeshService {
                     connect: StripeClient(http: http, secretKey: settings.stripeSecretKey, apiBase: settings.connectBase, logger: environment.logger)
                 ).addRoutes(to: router)
                 MetricsRoutes(postgres: environment.postgres).addRoutes(to: router)
+                ConnectWebhook(postgres: environment.postgres, stripe: platform).addRoutes(to: router)
                 SettingsRoutes(postgres: environment.postgres).addRoutes(to: router)
             }
             let usage = UsageReporter(postgres: environment.postgres, client: environment.internalClient, usageURL: settings.insightsUsageURL)
             var syncClient = platform
             syncClient.rateLimiter = settings.ratePerAccount > 0 ? RequestRateLimiter(rate: settings.ratePerAccount) : nil
-            workers = (0..<settings.workers).map { _ in
+            // Processes that sync also refresh the metrics webhooks changed.
+            if settings.workers > 0 {
+                workers.append(MetricsRefresher(postgres: environment.postgres, logger: environment.logger, metrics: environment.metrics))
+            }
+            workers += (0..<settings.workers).map { _ in
                 SyncWorker(
                     postgres: environment.postgres,
                     stripe: syncClient,

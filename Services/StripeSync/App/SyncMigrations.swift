@@ -187,5 +187,28 @@ enum SyncMigrations {
                 """
             ]
         ),
+        Migration(
+            15,
+            "Connect webhooks: each event once, the newest event applied to each object, connections whose metrics wait for a refresh",
+            [
+                """
+                CREATE TABLE sync.connect_events (
+                    event_id text PRIMARY KEY, account_id text NOT NULL, type text NOT NULL, created bigint NOT NULL, outcome text NOT NULL,
+                    received_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                """
+                CREATE TABLE sync.object_versions (
+                    account_id text NOT NULL, object_id text NOT NULL, event_created bigint NOT NULL,
+                    PRIMARY KEY (account_id, object_id)
+                )
+                """,
+                """
+                ALTER TABLE sync.stripe_connections ADD COLUMN metrics_dirty_from bigint, ADD COLUMN metrics_dirty_at timestamptz,
+                    ADD COLUMN metrics_refreshing_until timestamptz
+                """,
+                "CREATE INDEX stripe_connections_dirty ON sync.stripe_connections (metrics_dirty_at) WHERE metrics_dirty_at IS NOT NULL",
+            ]
+        ),
     ]
 }

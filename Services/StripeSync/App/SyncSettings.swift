@@ -33,7 +33,9 @@ public struct SyncSettings: Sendable {
             throw ConfigurationError(variable: "STRIPE_SECRET_KEY", expected: "must be a Stripe secret key (sk_… or rk_…)")
         }
         let clientID = try environment.required("STRIPE_CLIENT_ID", expecting: "the Connect platform's client id (ca_…)")
-        guard clientID.hasPrefix("ca_") else { throw ConfigurationError(variable: "STRIPE_CLIENT_ID", expected: "must be a Connect client id (ca_…)") }
+        guard clientID.hasPrefix("ca_") else {
+            throw ConfigurationError(variable: "STRIPE_CLIENT_ID", expected: "must be a Connect client id (ca_…)")
+        }
         var settings = SyncSettings(
             stripeSecretKey: key,
             clientID: clientID,
@@ -50,7 +52,15 @@ public struct SyncSettings: Sendable {
         return settings
     }
 
-    init(stripeSecretKey: String, clientID: String, stripeAPIBase: String, connectBase: String, appURL: String, cipher: TokenCipher, stateKey: SymmetricKey) {
+    init(
+        stripeSecretKey: String,
+        clientID: String,
+        stripeAPIBase: String,
+        connectBase: String,
+        appURL: String,
+        cipher: TokenCipher,
+        stateKey: SymmetricKey
+    ) {
         self.stripeSecretKey = stripeSecretKey
         self.clientID = clientID
         self.stripeAPIBase = stripeAPIBase

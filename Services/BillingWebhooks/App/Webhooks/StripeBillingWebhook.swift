@@ -6,18 +6,6 @@ import PostgresNIO
 import ServiceKit
 import StripeKit
 
-/// What the webhook did with an event, as it answers Stripe.
-struct WebhookReceipt: ResponseEncodable, Equatable {
-    var received = true
-    var eventID: String
-    var outcome: String
-
-    enum CodingKeys: String, CodingKey {
-        case received, outcome
-        case eventID = "event_id"
-    }
-}
-
 /// `POST /api/webhooks/stripe-billing`: Stripe's billing events, applied once each, in order of Stripe's clock.
 struct StripeBillingWebhook {
     let postgres: PostgresClient
@@ -119,7 +107,8 @@ struct StripeBillingWebhook {
             return "ignored:\(reason)"
 
         case .subscription(let subscription, let deleted, let email, let userID):
-            guard let profile = try await findProfile(userID: userID, customerID: subscription.customerID, email: email, on: connection, logger: logger)
+            guard
+                let profile = try await findProfile(userID: userID, customerID: subscription.customerID, email: email, on: connection, logger: logger)
             else { return unmatched(event, logger: logger) }
             let state = BillingRules.profileState(for: subscription, deleted: deleted)
             let stored = try await WebhookQueries.upsertSubscription(
@@ -164,9 +153,17 @@ struct StripeBillingWebhook {
             return subscription.priceIsKnown ? "applied" : "applied:unknown_price"
 
         case .paymentSucceeded(let invoice):
-            guard let profile = try await findProfile(userID: nil, customerID: invoice.customer?.id, email: invoice.customerEmail, on: connection, logger: logger)
+            guard
+                let profile = try await findProfile(
+                    userID: nil,
+                    customerID: invoice.customer?.id,
+                    email: invoice.customerEmail,
+                    on: connection,
+                    logger: logger
+                )
             else { return unmatched(event, logger: logger) }
-            let period = invoice.lines.data.first?.period.map { (start: $0.start, end: $0.end) }
+            let period =
+                invoice.lines.data.first?.period.map { (start: $0.start, end: $0.end) }
                 ?? bothOrNil(invoice.periodStart, invoice.periodEnd)
             try await WebhookQueries.recordPayment(
                 invoiceID: invoice.id,
@@ -191,11 +188,26 @@ struct StripeBillingWebhook {
             return "payment_recorded"
 
         case .paymentFailed(let invoice):
-            guard let profile = try await findProfile(userID: nil, customerID: invoice.customer?.id, email: invoice.customerEmail, on: connection, logger: logger)
+            guard
+                let profile = try await findProfile(
+                    userID: nil,
+                    customerID: invoice.customer?.id,
+                    email: invoice.customerEmail,
+                    on: connection,
+                    logger: logger
+                )
             else { return unmatched(event, logger: logger) }
             let profileStateAt = try await WebhookQueries.stateAt(of: profile.id, on: connection, logger: logger)
-            guard created >= profileStateAt, invoice.subscriptionID == nil || invoice.subscriptionID == profile.stripeSubscriptionID else { return "stale" }
-            try await WebhookQueries.markPastDue(userID: profile.id, subscriptionID: invoice.subscriptionID, eventCreated: created, on: connection, logger: logger)
+            guard created >= profileStateAt, invoice.subscriptionID == nil || invoice.subscriptionID == profile.stripeSubscriptionID else {
+                return "stale"
+            }
+            try await WebhookQueries.markPastDue(
+                userID: profile.id,
+                subscriptionID: invoice.subscriptionID,
+                eventCreated: created,
+                on: connection,
+                logger: logger
+            )
             try await WebhookQueries.appendHistory(
                 userID: profile.id,
                 eventID: event.id,
@@ -210,7 +222,8 @@ struct StripeBillingWebhook {
     }
 
     /// The user an event is about: our own user id first, then the Stripe customer, then an unambiguous email.
-    func findProfile(userID: String?, customerID: String?, email: String?, on connection: PostgresConnection, logger: Logger) async throws -> Profile? {
+    func findProfile(userID: String?, customerID: String?, email: String?, on connection: PostgresConnection, logger: Logger) async throws -> Profile?
+    {
         if let userID, let profile = try await AccountQueries.existingProfile(userID, on: connection, logger: logger, lock: true) { return profile }
         if let customerID, let profile = try await AccountQueries.profile(customerID: customerID, on: connection, logger: logger) { return profile }
         if let email { return try await AccountQueries.profile(email: email, on: connection, logger: logger) }

@@ -83,8 +83,14 @@ enum ConnectQueries {
         ).decode((UUID, String, String?, String?, String, Date?, String?, Date).self) {
             result.append(
                 .init(
-                    id: row.0, stripeAccountId: row.1, businessName: row.2, defaultCurrency: row.3, syncStatus: row.4, lastSyncedAt: row.5,
-                    lastError: row.6, createdAt: row.7
+                    id: row.0,
+                    stripeAccountId: row.1,
+                    businessName: row.2,
+                    defaultCurrency: row.3,
+                    syncStatus: row.4,
+                    lastSyncedAt: row.5,
+                    lastError: row.6,
+                    createdAt: row.7
                 )
             )
         }
@@ -114,7 +120,10 @@ enum ConnectQueries {
             )
             try await connection.query("DELETE FROM sync.sync_jobs WHERE connection_id = \(id) AND status = 'queued'", logger: logger)
             try await connection.query("DELETE FROM sync.metrics_snapshots WHERE connection_id = \(id)", logger: logger)
-            for table in ["customers_cache", "subscriptions_cache", "invoices_cache", "charges_cache", "subscription_states"] {
+            for table in [
+                "customers_cache", "subscriptions_cache", "invoices_cache", "charges_cache", "prices_cache", "subscription_states",
+                "subscription_status_changes", "object_versions",
+            ] {
                 try await connection.query("DELETE FROM sync.\(unescaped: table) WHERE account_id = \(account)", logger: logger)
             }
         }

@@ -85,17 +85,34 @@ struct MetricsRoutes {
             logger: logger
         ) {
             let columns = try row.decode(
-                (String, String, String, String, Int64, Int, Int, String?, String?, String?, String?, String?, String, String, String, String, String, String?, String?, String?).self
+                (
+                    String, String, String, String, Int64, Int, Int, String?, String?, String?, String?, String?, String, String, String, String,
+                    String, String?, String?, String?
+                ).self
             )
             func decimal(_ text: String?) -> Decimal? { text.flatMap { Decimal(string: $0) } }
             snapshots.append(
                 MetricsSnapshot(
-                    day: columns.0, currency: columns.1, mrr: decimal(columns.2) ?? 0, arr: decimal(columns.3) ?? 0, totalRevenue: columns.4,
-                    totalCustomers: columns.5, activeSubscriptions: columns.6, arpu: decimal(columns.7), ltv: decimal(columns.8),
-                    customerChurnRate: decimal(columns.9), revenueChurnRate: decimal(columns.10), netRevenueChurnRate: decimal(columns.11),
-                    newMrr: decimal(columns.12) ?? 0, expansionMrr: decimal(columns.13) ?? 0, contractionMrr: decimal(columns.14) ?? 0,
-                    churnedMrr: decimal(columns.15) ?? 0, reactivationMrr: decimal(columns.16) ?? 0, paymentSuccessRate: decimal(columns.17),
-                    disputeRate: decimal(columns.18), subscriptionGrowthRate: decimal(columns.19)
+                    day: columns.0,
+                    currency: columns.1,
+                    mrr: decimal(columns.2) ?? 0,
+                    arr: decimal(columns.3) ?? 0,
+                    totalRevenue: columns.4,
+                    totalCustomers: columns.5,
+                    activeSubscriptions: columns.6,
+                    arpu: decimal(columns.7),
+                    ltv: decimal(columns.8),
+                    customerChurnRate: decimal(columns.9),
+                    revenueChurnRate: decimal(columns.10),
+                    netRevenueChurnRate: decimal(columns.11),
+                    newMrr: decimal(columns.12) ?? 0,
+                    expansionMrr: decimal(columns.13) ?? 0,
+                    contractionMrr: decimal(columns.14) ?? 0,
+                    churnedMrr: decimal(columns.15) ?? 0,
+                    reactivationMrr: decimal(columns.16) ?? 0,
+                    paymentSuccessRate: decimal(columns.17),
+                    disputeRate: decimal(columns.18),
+                    subscriptionGrowthRate: decimal(columns.19)
                 )
             )
         }

@@ -26,8 +26,17 @@ enum SnapshotBuilder {
         postgres: PostgresClient,
         logger: Logger,
         metrics: HTTPMetrics? = nil,
-        today: Date = Date()
+        today: Date = Date(),
+        days: Int = historyDays
     ) async throws {
+        let days = min(max(days, 1), historyDays)
+        if days == historyDays {
+            // Everything is recomputed from the cache as it is from here on: a refresh asked for before is done by this.
+            try await postgres.query(
+                "UPDATE sync.stripe_connections SET metrics_dirty_from = NULL, metrics_dirty_at = NULL WHERE id = \(connectionID)",
+                logger: logger
+            )
+        }
         try await recordStates(account: account, at: today, postgres: postgres, logger: logger)
         let subscriptions = try await histories(account: account, postgres: postgres, logger: logger)
         var charges: [ChargeRecord] = []
@@ -52,7 +61,7 @@ enum SnapshotBuilder {
             )
         }
         let settings = try await SettingsQueries.settings(of: connectionID, postgres: postgres, logger: logger)
-        let daily = RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: charges, today: today, count: historyDays, settings: settings)
+        let daily = RevenueMath.dailyMetrics(subscriptions: subscriptions, charges: charges, today: today, count: days, settings: settings)
         for row in daily where !row.balanced {
             logger.error(
                 "MRR movements do not add up to the day's change: a bug in the metrics engine",
@@ -61,7 +70,15 @@ enum SnapshotBuilder {
             metrics?.registry.makeCounter(descriptor: imbalances, labels: [("currency", row.currency)]).increment()
         }
         try await postgres.withTransaction(logger: logger) { connection in
-            try await connection.query("DELETE FROM sync.metrics_snapshots WHERE connection_id = \(connectionID)", logger: logger)
+            // The days recomputed replace theirs; a full rebuild also drops days that have aged out of the history.
+            let first = RevenueMath.calendarDays(endingWith: today, count: days)[0]
+            try await connection.query(
+                """
+                DELETE FROM sync.metrics_snapshots WHERE connection_id = \(connectionID)
+                    AND (\(days == historyDays) OR day >= (\(first)::timestamptz AT TIME ZONE 'UTC')::date)
+                """,
+                logger: logger
+            )
             for (day, currency, metrics, movements, _) in daily {
                 let m = metrics
                 try await connection.query(

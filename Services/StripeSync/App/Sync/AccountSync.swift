@@ -65,6 +65,7 @@ struct AccountSync {
     let job: UUID
     let worker: String
     let logger: Logger
+    var reader: AccountReader { AccountReader(stripe: stripe, account: account) }
 
     /// Stripe keeps 30 days of events; an older mark cannot be caught up from them.
     static let eventRetention = 29 * 86_400
@@ -182,10 +183,10 @@ struct AccountSync {
                     startingAfter: after,
                     of: Subscription.self
                 )
-                counts.subscriptions = try await copy(pages, phase, &cursor, completing: withEveryItem, upsert: CacheQueries.upsert)
+                counts.subscriptions = try await copy(pages, phase, &cursor, completing: reader.withEveryItem, upsert: CacheQueries.upsert)
             case .invoices:
                 let pages = stripe.list("/v1/invoices", account: account, startingAfter: after, of: Invoice.self)
-                counts.invoices = try await copy(pages, phase, &cursor, completing: withEveryLine, upsert: CacheQueries.upsert)
+                counts.invoices = try await copy(pages, phase, &cursor, completing: reader.withEveryLine, upsert: CacheQueries.upsert)
             case .charges:
                 let pages = stripe.list("/v1/charges", query: [("expand", ["data.refunds"])], account: account, startingAfter: after, of: Charge.self)
                 counts.charges = try await copy(pages, phase, &cursor, upsert: CacheQueries.upsert)
@@ -232,34 +233,6 @@ struct AccountSync {
         return page.data.first.map { EventMark(id: $0.id, created: $0.created) }
     }
 
-    /// Stripe embeds a subscription's first items only; the rest are paged from `/v1/subscription_items`.
-    func withEveryItem(_ subscriptions: [Subscription]) async throws -> [Subscription] {
-        try await withEvery(\.items, of: subscriptions) {
-            ("/v1/subscription_items", [("subscription", .string($0.id)), ("expand", ["data.discounts"])])
-        }
-    }
-
-    /// Stripe embeds an invoice's first lines only; the rest are paged from `/v1/invoices/{id}/lines`.
-    func withEveryLine(_ invoices: [Invoice]) async throws -> [Invoice] {
-        try await withEvery(\.lines, of: invoices) { ("/v1/invoices/\($0.id)/lines", []) }
-    }
-
-    /// Replaces each truncated nested list (`has_more`) with all its pages, read from the endpoint `source` names.
-    func withEvery<Parent, Child: Codable & Sendable & Identifiable>(
-        _ list: WritableKeyPath<Parent, StripeList<Child>>,
-        of parents: [Parent],
-        from source: (Parent) -> (path: String, query: FormParameters)
-    ) async throws -> [Parent] where Child.ID == String {
-        var complete = parents
-        for index in complete.indices where complete[index][keyPath: list].hasMore {
-            let (path, query) = source(complete[index])
-            var children: [Child] = []
-            for try await page in stripe.list(path, query: query, account: account, of: Child.self) { children += page }
-            complete[index][keyPath: list] = StripeList(data: children)
-        }
-        return complete
-    }
-
     // MARK: - Incremental
 
     /// The objects changed since `mark`, from the account's events (newest first; each object's newest event
@@ -303,21 +276,10 @@ struct AccountSync {
         }
         // Subscriptions and charges are read again: events carry discounts and refunds as ids only.
         var subscriptions: [Subscription] = []
-        for id in subscriptionIDs.sorted() {
-            subscriptions.append(
-                try await stripe.get(
-                    "/v1/subscriptions/\(id)",
-                    query: [("expand", ["discounts", "discounts.coupon.applies_to", "items.data.discounts"])],
-                    account: account
-                )
-            )
-        }
-        subscriptions = try await withEveryItem(subscriptions)
-        invoices = try await withEveryLine(invoices)
+        for id in subscriptionIDs.sorted() { subscriptions.append(try await reader.subscription(id)) }
+        invoices = try await reader.withEveryLine(invoices)
         var charges: [Charge] = []
-        for id in chargeIDs.sorted() {
-            charges.append(try await stripe.get("/v1/charges/\(id)", query: [("expand", ["refunds"])], account: account))
-        }
+        for id in chargeIDs.sorted() { charges.append(try await reader.charge(id)) }
         try await postgres.withTransaction(logger: logger) { connection in
             try await CacheQueries.upsert(customers, account: account, on: connection, logger: logger)
             try await CacheQueries.upsert(subscriptions, account: account, on: connection, logger: logger)
