@@ -14,6 +14,8 @@ import Testing
 struct ConnectHarness: Sendable {
     static let appURL = "https://app.example.com"
     let gateway: any TestClientProtocol
+    /// stripe-sync itself, for its `/metrics`.
+    let service: any TestClientProtocol
     let stripe: any TestClientProtocol
     let sandbox: Sandbox
 
@@ -36,7 +38,7 @@ struct ConnectHarness: Sendable {
             let app = await StripeSyncService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)
             try await app.test(.live) { service in
                 try await TestSupport.withGateway(services: ["stripe-sync": service.baseURL]) { gateway in
-                    try await test(ConnectHarness(gateway: gateway, stripe: stripe, sandbox: sandbox))
+                    try await test(ConnectHarness(gateway: gateway, service: service, stripe: stripe, sandbox: sandbox))
                 }
             }
         }

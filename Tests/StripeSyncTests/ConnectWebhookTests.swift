@@ -150,3 +150,44 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
         }
     }
 }
+
+extension StripeSyncIntegrationTests.SyncWorkerTests {
+    /// 300 changes to one account in a burst, 20 at a time: every one reaches the cache, today's MRR ends at the last
+    /// one's, and the metrics are recomputed at most once per settling time of the refresher while the burst lasts,
+    /// not once per event.
+    @Test func aBurstOfEventsIsRefreshedAFewTimesNotOncePerEvent() async throws {
+        try await ConnectHarness.run(workers: 1) { h async throws in
+            h.sandbox.connect.setWebhook(url: h.gateway.baseURL + "/api/webhooks/stripe-connect", secret: TestSupport.stripeConnectWebhookSecret)
+            let synced = try await Self.connectedAccount(h)
+            guard case .number(let before)? = try await Self.latestMRR(h, token: synced.token, connection: synced.connection) else {
+                Issue.record("no MRR")
+                return
+            }
+            let subscription = synced.data.subscriptions[0]
+            let unit = try #require(subscription.items.data[0].price.unitAmount)
+            let burst = 300
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<burst {
+                    if index >= 20 { #expect(try await group.next() == 200) }
+                    group.addTask {
+                        try await h.sandbox.connect.updateSubscription(subscription.id, of: synced.account) {
+                            $0.items.data[0].quantity = ($0.items.data[0].quantity ?? 1) + 1
+                        }
+                    }
+                }
+                for try await status in group { #expect(status == 200) }
+            }
+            try await TestSupport.eventually("today's MRR to hold all \(burst) seats more", timeout: .seconds(20)) {
+                try await Self.latestMRR(h, token: synced.token, connection: synced.connection) == .number(before + Decimal(burst * unit))
+            }
+            let lasted = ContinuousClock.now - started
+            let metrics = try await h.service.execute(uri: "/metrics", method: .get)
+            let refreshes = String(buffer: metrics.body).split(separator: "\n").first { $0.hasPrefix("sync_metrics_refreshes_total ") }
+                .flatMap { Int($0.split(separator: " ").last ?? "") }
+            let count = try #require(refreshes)
+            let settlings = Int(lasted / MetricsRefresher.defaultSettle) + 2
+            #expect(count >= 1 && count < burst && count <= settlings, "\(count) refreshes for \(burst) events over \(lasted)")
+        }
+    }
+}

@@ -1,14 +1,15 @@
 import Foundation
 import Logging
 import PostgresNIO
+import Prometheus
 import RevenueMath
 import ServiceKit
 import ServiceLifecycle
 
 /// Brings the metrics of connections that Connect webhooks changed up to date: woken by `NOTIFY`, it takes a marked
 /// connection (`FOR UPDATE SKIP LOCKED`, with a lease, so replicas never refresh one connection at once) and recomputes
-/// only the days from the earliest change on. A mark is taken `settle` after its first event, so a burst of events
-/// for one account costs one refresh per `settle` at most, however many events it holds.
+/// only the days from the earliest change on. A connection is refreshed at most once per `settle`, so a burst of
+/// events for one account costs one refresh per `settle` while it lasts, however many events it holds.
 final class MetricsRefresher: Service, Sendable {
     let postgres: PostgresClient
     let logger: Logger
@@ -16,12 +17,22 @@ final class MetricsRefresher: Service, Sendable {
     let settle: Duration
     let lease: Duration
 
-    init(postgres: PostgresClient, logger: Logger, metrics: HTTPMetrics, settle: Duration = .milliseconds(200), lease: Duration = .seconds(120)) {
+    static let defaultSettle: Duration = .milliseconds(200)
+
+    init(postgres: PostgresClient, logger: Logger, metrics: HTTPMetrics, settle: Duration = defaultSettle, lease: Duration = .seconds(120)) {
         self.postgres = postgres
         self.logger = logger
         self.metrics = metrics
         self.settle = settle
         self.lease = lease
+    }
+
+    static var refreshes: MetricNameDescriptor {
+        MetricNameDescriptor(
+            metricName: "sync_metrics_refreshes",
+            unitName: "total",
+            helpText: "Recomputations of a connection's recent metrics after Connect webhooks changed its cache"
+        )
     }
 
     func run() async throws {
@@ -64,17 +75,19 @@ final class MetricsRefresher: Service, Sendable {
         var from: Int
     }
 
+    /// A connection is due `settle` after its first mark and `settle` after its last refresh began, so one
+    /// connection is refreshed at most once per `settle` however its events arrive.
     func claim() async throws -> Claimed? {
         let rows = try await postgres.query(
             """
             WITH due AS (
                 SELECT id, metrics_dirty_from FROM sync.stripe_connections
-                WHERE active AND metrics_dirty_at <= now() - make_interval(secs => \(settle.inSeconds))
-                    AND (metrics_refreshing_until IS NULL OR metrics_refreshing_until < now())
+                WHERE active AND greatest(metrics_dirty_at, metrics_refreshed_at) <= clock_timestamp() - make_interval(secs => \(settle.inSeconds))
+                    AND (metrics_refreshing_until IS NULL OR metrics_refreshing_until < clock_timestamp())
                 ORDER BY metrics_dirty_at LIMIT 1 FOR UPDATE SKIP LOCKED
             )
-            UPDATE sync.stripe_connections c SET metrics_dirty_from = NULL, metrics_dirty_at = NULL,
-                metrics_refreshing_until = now() + make_interval(secs => \(lease.inSeconds))
+            UPDATE sync.stripe_connections c SET metrics_dirty_from = NULL, metrics_dirty_at = NULL, metrics_refreshed_at = clock_timestamp(),
+                metrics_refreshing_until = clock_timestamp() + make_interval(secs => \(lease.inSeconds))
             FROM due WHERE c.id = due.id
             RETURNING c.id, c.stripe_account_id, due.metrics_dirty_from
             """,
@@ -86,13 +99,14 @@ final class MetricsRefresher: Service, Sendable {
         return nil
     }
 
-    /// How long until the earliest mark nobody is refreshing settles; nil when there is none.
+    /// How long until the earliest marked connection nobody is refreshing is due; nil when there is none.
     func untilNextDue() async throws -> Duration? {
         for try await seconds in try await postgres.query(
             """
-            SELECT greatest(extract(epoch FROM min(metrics_dirty_at) + make_interval(secs => \(settle.inSeconds)) - now()), 0)::float8
+            SELECT greatest(extract(epoch FROM
+                min(greatest(metrics_dirty_at, metrics_refreshed_at)) + make_interval(secs => \(settle.inSeconds)) - clock_timestamp()), 0)::float8
             FROM sync.stripe_connections
-            WHERE active AND metrics_dirty_at IS NOT NULL AND (metrics_refreshing_until IS NULL OR metrics_refreshing_until < now())
+            WHERE active AND metrics_dirty_at IS NOT NULL AND (metrics_refreshing_until IS NULL OR metrics_refreshing_until < clock_timestamp())
             HAVING min(metrics_dirty_at) IS NOT NULL
             """,
             logger: logger
@@ -116,6 +130,7 @@ final class MetricsRefresher: Service, Sendable {
                 today: now,
                 days: days
             )
+            metrics.registry.makeCounter(descriptor: Self.refreshes).increment()
             logger.info("metrics refreshed after webhooks", metadata: ["days": "\(min(days, SnapshotBuilder.historyDays))"])
         } catch {
             // Not marked again, which would retry a lasting fault without end: the next sync's full rebuild catches up.
