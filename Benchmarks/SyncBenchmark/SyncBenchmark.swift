@@ -31,7 +31,7 @@ struct SyncBenchmark {
         )
         let connectionID = UUID()
         try await TestSupport.withPostgres { client in
-            try await StripeSyncService.descriptor.migrationRunner.run(on: client, logger: TestSupport.logger)
+            try await StripeSyncService.descriptor.migrate(on: client, logger: TestSupport.logger)
             try await client.query(
                 """
                 INSERT INTO sync.stripe_connections (id, user_id, stripe_account_id, access_token_ciphertext, token_key_id, sync_status)

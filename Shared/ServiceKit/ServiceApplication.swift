@@ -11,17 +11,27 @@ public struct ServiceDescriptor: Sendable {
     public let schema: String
     public let defaultPort: Int
     public let migrations: [Migration]
+    /// Schemas the service shares with others (`stream`), migrated before its own.
+    public let sharedSchemas: [MigrationRunner]
 
-    public init(name: String, schema: String, defaultPort: Int, migrations: [Migration]) {
+    public init(name: String, schema: String, defaultPort: Int, migrations: [Migration], sharedSchemas: [MigrationRunner] = []) {
         self.name = name
         self.schema = schema
         self.defaultPort = defaultPort
         self.migrations = migrations
+        self.sharedSchemas = sharedSchemas
     }
 
     /// `billing-webhooks` → `BILLING_WEBHOOKS_PORT`.
     public var portVariable: String { name.uppercased().replacingOccurrences(of: "-", with: "_") + "_PORT" }
     public var migrationRunner: MigrationRunner { MigrationRunner(schema: schema, migrations: migrations) }
+
+    /// Applies the shared schemas' pending migrations, then its own; returns the versions of its own it applied.
+    @discardableResult
+    public func migrate(on client: PostgresClient, logger: Logger) async throws -> [Int] {
+        for shared in sharedSchemas { try await shared.run(on: client, logger: logger) }
+        return try await migrationRunner.run(on: client, logger: logger)
+    }
 }
 
 /// The long-lived parts a service's routes are built on.
@@ -80,7 +90,7 @@ public func buildServiceApplication(
     app.addServices(postgres, HTTPClientService(client: http))
     if configuration.migrateOnStart {
         app.beforeServerStarts {
-            try await descriptor.migrationRunner.run(on: postgres, logger: logger)
+            try await descriptor.migrate(on: postgres, logger: logger)
         }
     }
     return app

@@ -58,7 +58,7 @@ public struct ServiceCommand<S: RevmeshService>: AsyncParsableCommand {
             let client = PostgresClient(configuration: configuration.database, backgroundLogger: logger)
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await client.run() }
-                let applied = try await S.descriptor.migrationRunner.run(on: client, logger: logger)
+                let applied = try await S.descriptor.migrate(on: client, logger: logger)
                 logger.info("schema \(S.descriptor.schema) is current", metadata: ["applied": .string(applied.map(String.init).joined(separator: ","))])
                 group.cancelAll()
             }

@@ -238,7 +238,7 @@ import Testing
     @Test func anUndecodableRowStopsTheRebuildAndSaysWhich() async throws {
         let account = "acct_unreadable_" + UUID().uuidString.prefix(8)
         try await TestSupport.withPostgres { client in
-            try await StripeSyncService.descriptor.migrationRunner.run(on: client, logger: TestSupport.logger)
+            try await StripeSyncService.descriptor.migrate(on: client, logger: TestSupport.logger)
             try await client.query(
                 """
                 INSERT INTO sync.subscriptions_cache (account_id, id, customer_id, status, created, cancel_at_period_end, items)

@@ -35,6 +35,8 @@ struct ConnectHarness: Sendable {
             settings.insightsUsageURL = usageURL ?? "http://127.0.0.1:\(TestSupport.refusingPort)"
             settings.pollInterval = .milliseconds(20)
             settings.jobLease = .seconds(3)
+            // A stream finds a client that hung up at its next write: soon, so tests end without waiting.
+            settings.streamLimits.keepAlive = .milliseconds(200)
             let app = await StripeSyncService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)
             try await app.test(.live) { service in
                 try await TestSupport.withGateway(services: ["stripe-sync": service.baseURL]) { gateway in
@@ -48,7 +50,7 @@ struct ConnectHarness: Sendable {
     /// keep a test's worker busy failing them.
     static func emptyTheQueue() async throws {
         try await TestSupport.withPostgres { client in
-            try await StripeSyncService.descriptor.migrationRunner.run(on: client, logger: TestSupport.logger)
+            try await StripeSyncService.descriptor.migrate(on: client, logger: TestSupport.logger)
             try await client.query("DELETE FROM sync.sync_jobs WHERE status IN ('queued', 'running')", logger: TestSupport.logger)
         }
     }

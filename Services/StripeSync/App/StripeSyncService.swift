@@ -4,7 +4,13 @@ import StripeKit
 
 /// stripe-sync: Stripe Connect and the workers that copy connected accounts and compute their metrics.
 public enum StripeSyncService: RevmeshService {
-    public static let descriptor = ServiceDescriptor(name: "stripe-sync", schema: "sync", defaultPort: 8102, migrations: SyncMigrations.all)
+    public static let descriptor = ServiceDescriptor(
+        name: "stripe-sync",
+        schema: "sync",
+        defaultPort: 8102,
+        migrations: SyncMigrations.all,
+        sharedSchemas: [StreamEvents.migrations]
+    )
 
     public static func checkConfiguration(_ configuration: ServiceConfiguration) throws {
         _ = try SyncSettings.load(from: configuration.environment, internalSecret: configuration.internalSecret)
@@ -31,6 +37,9 @@ public enum StripeSyncService: RevmeshService {
                 ).addRoutes(to: router)
                 MetricsRoutes(postgres: environment.postgres).addRoutes(to: router)
                 ConnectWebhook(postgres: environment.postgres, stripe: platform).addRoutes(to: router)
+                let hub = StreamHub(postgres: environment.postgres, logger: environment.logger, limits: settings.streamLimits)
+                StreamRoute(hub: hub).addRoutes(to: router)
+                workers.append(hub)
                 SettingsRoutes(postgres: environment.postgres).addRoutes(to: router)
             }
             let usage = UsageReporter(postgres: environment.postgres, client: environment.internalClient, usageURL: settings.insightsUsageURL)

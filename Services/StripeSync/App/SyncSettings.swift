@@ -20,6 +20,8 @@ public struct SyncSettings: Sendable {
     public var pollInterval: Duration = .seconds(1)
     /// Requests a second to each connected account (`STRIPE_SYNC_RATE`); 0 turns the limit off.
     public var ratePerAccount = 20
+    /// The live stream's limits (`STREAM_MAX_CONNECTIONS`, `STREAM_MAX_PER_USER`).
+    public var streamLimits = StreamHub.Limits()
     let cipher: TokenCipher
     /// Signs OAuth states.
     let stateKey: SymmetricKey
@@ -49,6 +51,8 @@ public struct SyncSettings: Sendable {
         settings.insightsUsageURL = try environment.url("INSIGHTS_USAGE_URL", default: "http://127.0.0.1:8103")
         settings.jobLease = .seconds(try environment.integer("SYNC_JOB_LEASE_SECONDS", default: 60, in: 2...3_600))
         settings.ratePerAccount = try environment.integer("STRIPE_SYNC_RATE", default: 20, in: 0...10_000)
+        settings.streamLimits.connections = try environment.integer("STREAM_MAX_CONNECTIONS", default: 10_000, in: 1...1_000_000)
+        settings.streamLimits.perUser = try environment.integer("STREAM_MAX_PER_USER", default: 5, in: 1...1_000)
         return settings
     }
 

@@ -38,7 +38,12 @@ struct TokenCipher: Sendable {
             return SymmetricKey(data: data)
         }
         let currentID = environment.optional("TOKEN_ENCRYPTION_KEY_ID") ?? "k1"
-        var keys = [currentID: try key(try environment.required("TOKEN_ENCRYPTION_KEY", expecting: "32 random bytes in base64"), variable: "TOKEN_ENCRYPTION_KEY")]
+        var keys = [
+            currentID: try key(
+                try environment.required("TOKEN_ENCRYPTION_KEY", expecting: "32 random bytes in base64"),
+                variable: "TOKEN_ENCRYPTION_KEY"
+            )
+        ]
         for entry in (environment.optional("TOKEN_ENCRYPTION_OLD_KEYS") ?? "").split(separator: ",") {
             let parts = entry.split(separator: ":", maxSplits: 1)
             guard parts.count == 2 else {

@@ -99,7 +99,49 @@ enum SnapshotBuilder {
                     logger: logger
                 )
             }
+            try await announce(connectionID, today: daily.filter { $0.day == daily.last?.day }, on: connection, logger: logger)
         }
+    }
+
+    /// Tells the connection's owner, on the live stream, its headline metrics as they now stand (in the same
+    /// transaction as the snapshots, so the event exists exactly when they do).
+    static func announce(
+        _ connectionID: UUID,
+        today: [(day: Date, currency: String, metrics: AccountMetrics, movements: Movements, balanced: Bool)],
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        for try await (owner, currency) in try await connection.query(
+            "SELECT user_id, coalesce(default_currency, 'usd') FROM sync.stripe_connections WHERE id = \(connectionID)",
+            logger: logger
+        ).decode((String, String).self) {
+            guard let headline = today.first(where: { $0.currency == currency }) ?? today.first else { return }
+            let update = MetricsUpdate(
+                connectionID: connectionID.uuidString,
+                currency: headline.currency,
+                mrr: headline.metrics.mrr,
+                arr: headline.metrics.arr,
+                customers: headline.metrics.totalCustomers,
+                customerChurnRate: headline.metrics.customerChurnRate
+            )
+            try await StreamEvents.publish("metrics_update", to: owner, payload: update, on: connection, logger: logger)
+        }
+    }
+}
+
+/// `metrics_update` on the live stream: a connection's headline metrics after a change, in minor units.
+struct MetricsUpdate: Encodable, Sendable {
+    var connectionID: String
+    var currency: String
+    var mrr: Decimal
+    var arr: Decimal
+    var customers: Int
+    var customerChurnRate: Decimal?
+
+    enum CodingKeys: String, CodingKey {
+        case currency, mrr, arr, customers
+        case connectionID = "connection_id"
+        case customerChurnRate = "customer_churn_rate"
     }
 }
 

@@ -197,6 +197,15 @@ final class SyncWorker: Service, Sendable {
                 """,
                 logger: logger
             )
+            for try await owner in try await connection.query(
+                "SELECT user_id FROM sync.stripe_connections WHERE id = \(job.connectionID)",
+                logger: logger
+            ).decode(String.self) {
+                let update = [
+                    "connection_id": job.connectionID.uuidString, "status": error == nil ? "synced" : (status == "failed" ? "failed" : "retrying"),
+                ]
+                try await StreamEvents.publish("sync_status", to: owner, payload: update, on: connection, logger: logger)
+            }
         }
     }
 }

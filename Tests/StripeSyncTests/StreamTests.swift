@@ -1,0 +1,94 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import PostgresNIO
+import Sandbox
+import ServiceKit
+import StripeKit
+import TestSupport
+import Testing
+
+@testable import StripeSync
+
+extension StripeSyncIntegrationTests.SyncWorkerTests {
+    /// Through the real gateway: a subscription changed in the sandbox sends its signed Connect webhook, the cache and
+    /// today's metrics follow, and `metrics_update` arrives on the owner's stream, not on another user's. A stream that
+    /// reconnects with `Last-Event-ID` gets the update it missed while away.
+    @Test func aChangeInStripeReachesTheOwnersStreamAndOnlyTheirs() async throws {
+        try await ConnectHarness.run(workers: 1) { h async throws in
+            h.sandbox.connect.setWebhook(url: h.gateway.baseURL + "/api/webhooks/stripe-connect", secret: TestSupport.stripeConnectWebhookSecret)
+            let synced = try await Self.connectedAccount(h)
+            let stranger = try await ConnectHarness.user()
+            try await TestSupport.withHTTPClient { http in
+                let url = h.gateway.baseURL + "/api/stream"
+                let owners = try await StreamReader.open(url, token: synced.token, http: http)
+                let others = try await StreamReader.open(url, token: stranger.token, http: http)
+                defer {
+                    owners.close()
+                    others.close()
+                }
+                #expect(owners.status == 200 && others.status == 200)
+                let subscription = synced.data.subscriptions[0]
+                let quantity = subscription.items.data[0].quantity ?? 1
+                let unit = try #require(subscription.items.data[0].price.unitAmount)
+                #expect(
+                    try await h.sandbox.connect.updateSubscription(subscription.id, of: synced.account) { $0.items.data[0].quantity = quantity + 1 }
+                        == 200
+                )
+
+                let connection = synced.connection.uuidString.lowercased()
+                let received = try await owners.read { $0.event == "metrics_update" && $0.data.lowercased().contains(connection) }
+                let update = try #require(received.last)
+                let metrics = try JSONDecoder().decode(JSONValue.self, from: Data(update.data.utf8))
+                let mrr = try #require(try await Self.latestMRR(h, token: synced.token, connection: synced.connection))
+                #expect(metrics["mrr"] == mrr, "the update carries today's MRR as /api/metrics answers it")
+                if case .number(let value) = mrr { #expect(value >= Decimal(unit)) }
+
+                // A marker for the stranger, published after the update: everything before it is what they were sent.
+                try await TestSupport.withPostgres { client in
+                    try await client.withConnection { connection in
+                        try await StreamEvents.publish("marker", to: stranger.id, payload: ["n": 1], on: connection, logger: TestSupport.logger)
+                    }
+                }
+                let strangers = try await others.read { $0.event == "marker" }
+                #expect(!strangers.contains { $0.event == "metrics_update" || $0.event == "sync_status" })
+
+                // Away, then back with the last id seen: the update made meanwhile comes first.
+                let lastSeen = try #require(update.id)
+                #expect(
+                    try await h.sandbox.connect.updateSubscription(subscription.id, of: synced.account) { $0.items.data[0].quantity = quantity + 2 }
+                        == 200
+                )
+                try await TestSupport.eventually("the second change in today's metrics", timeout: .seconds(10)) {
+                    guard case .number(let value)? = try await Self.latestMRR(h, token: synced.token, connection: synced.connection),
+                        case .number(let before) = mrr
+                    else { return false }
+                    return value == before + Decimal(unit)
+                }
+                let back = try await StreamReader.open(url, token: synced.token, lastEventID: lastSeen, http: http)
+                defer { back.close() }
+                let missed = try await back.read { $0.event == "metrics_update" }
+                #expect(missed.last.map { $0.id ?? 0 > lastSeen } == true)
+            }
+        }
+    }
+
+    /// No stream without signing in, and no more than the per-user cap at once.
+    @Test func aStreamNeedsAUserAndHonoursThePerUserCap() async throws {
+        try await ConnectHarness.run(workers: 0) { h async throws in
+            let anonymous = try await h.gateway.execute(uri: "/api/stream", method: .get)
+            #expect(anonymous.status == .unauthorized)
+            let user = try await ConnectHarness.user()
+            try await TestSupport.withHTTPClient { http in
+                var open: [StreamReader] = []
+                for _ in 0..<StreamHub.Limits().perUser {
+                    open.append(try await StreamReader.open(h.gateway.baseURL + "/api/stream", token: user.token, http: http))
+                }
+                #expect(open.allSatisfy { $0.status == 200 })
+                let one = try await StreamReader.open(h.gateway.baseURL + "/api/stream", token: user.token, http: http)
+                #expect(one.status == 429)
+                for stream in open + [one] { stream.close() }
+            }
+        }
+    }
+}
