@@ -59,7 +59,10 @@ public struct ServiceCommand<S: RevmeshService>: AsyncParsableCommand {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { await client.run() }
                 let applied = try await S.descriptor.migrate(on: client, logger: logger)
-                logger.info("schema \(S.descriptor.schema) is current", metadata: ["applied": .string(applied.map(String.init).joined(separator: ","))])
+                logger.info(
+                    "schema \(S.descriptor.schema) is current",
+                    metadata: ["applied": .string(applied.map(String.init).joined(separator: ","))]
+                )
                 group.cancelAll()
             }
         }
