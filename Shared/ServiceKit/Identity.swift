@@ -22,6 +22,8 @@ public struct Identity: Sendable, Equatable {
     public var requestID: String?
     /// Kept for anonymous callers so that rate limits have something to count by.
     public var clientIP: String?
+    /// When the caller's own credential (a user's token) expires: a long-lived answer such as the live stream ends then.
+    public var credentialExpiresAt: Date?
 
     public init(
         subject: String,
@@ -31,7 +33,8 @@ public struct Identity: Sendable, Equatable {
         apiKeyID: String? = nil,
         scopes: [String] = [],
         requestID: String? = nil,
-        clientIP: String? = nil
+        clientIP: String? = nil,
+        credentialExpiresAt: Date? = nil
     ) {
         self.subject = subject
         self.role = role
@@ -41,6 +44,7 @@ public struct Identity: Sendable, Equatable {
         self.scopes = scopes
         self.requestID = requestID
         self.clientIP = clientIP
+        self.credentialExpiresAt = credentialExpiresAt
     }
 
     public var isUser: Bool { role == .user || role == .admin }
@@ -99,9 +103,11 @@ struct IdentityClaims: JWTPayload {
     var scopes: [String]
     var rid: String?
     var ip: String?
+    /// The user token's own `exp` (unix seconds).
+    var uexp: Int?
 
     enum CodingKeys: String, CodingKey {
-        case sub, iss, aud, iat, exp, role, email, scheme, scopes, rid, ip
+        case sub, iss, aud, iat, exp, role, email, scheme, scopes, rid, ip, uexp
         case keyID = "key_id"
     }
 
@@ -118,11 +124,20 @@ struct IdentityClaims: JWTPayload {
         scopes = identity.scopes
         rid = identity.requestID
         ip = identity.clientIP
+        uexp = identity.credentialExpiresAt.map { Int($0.timeIntervalSince1970) }
     }
 
     var identity: Identity {
         Identity(
-            subject: sub.value, role: role, email: email, scheme: scheme, apiKeyID: keyID, scopes: scopes, requestID: rid, clientIP: ip
+            subject: sub.value,
+            role: role,
+            email: email,
+            scheme: scheme,
+            apiKeyID: keyID,
+            scopes: scopes,
+            requestID: rid,
+            clientIP: ip,
+            credentialExpiresAt: uexp.map { Date(timeIntervalSince1970: TimeInterval($0)) }
         )
     }
 

@@ -91,4 +91,19 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
             }
         }
     }
+
+    /// A stream opened with a token that then runs out is told so and closed; nothing is sent after its expiry.
+    @Test func aStreamWhoseTokenExpiresIsClosed() async throws {
+        try await ConnectHarness.run(workers: 0) { h async throws in
+            let token = try await TestSupport.userToken("stream-expiry-" + UUID().uuidString, lifetime: 2)
+            try await TestSupport.withHTTPClient { http in
+                let stream = try await StreamReader.open(h.gateway.baseURL + "/api/stream", token: token, http: http)
+                defer { stream.close() }
+                #expect(stream.status == 200)
+                let received = try await stream.read(until: { $0.event == "expired" }, timeout: .seconds(30))
+                #expect(received.map(\.event) == ["expired"])
+                #expect(try await stream.read(until: { _ in false }, timeout: .seconds(5)).isEmpty, "the stream ended")
+            }
+        }
+    }
 }

@@ -64,9 +64,9 @@ extension TestSupport {
     }
 
     /// A user's bearer token, signed as Supabase signs them.
-    public static func userToken(_ subject: String, email: String? = nil, admin: Bool = false) async throws -> String {
+    public static func userToken(_ subject: String, email: String? = nil, admin: Bool = false, lifetime: TimeInterval = 3600) async throws -> String {
         try await UserTokenVerifier.mint(
-            UserClaims(subject: subject, email: email, admin: admin, issuedAt: Date(), lifetime: 3600),
+            UserClaims(subject: subject, email: email, admin: admin, issuedAt: Date(), lifetime: lifetime),
             hmacSecret: userSecret
         )
     }

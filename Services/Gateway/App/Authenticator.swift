@@ -96,7 +96,8 @@ struct Authenticator: Sendable {
             role: claims.isAdmin ? .admin : .user,
             email: claims.email,
             scheme: scheme,
-            requestID: requestID
+            requestID: requestID,
+            credentialExpiresAt: claims.exp.value
         )
     }
 

@@ -58,6 +58,12 @@ public struct StreamRoute: Sendable {
                         last = event.id
                     }
                     for await item in items {
+                        // The token it opened with has run out: nothing more is sent; the client signs in again and
+                        // reconnects with the last id it saw.
+                        if let expiry = identity.credentialExpiresAt, expiry <= Date() {
+                            try await writer.write(ByteBuffer(string: "event: expired\ndata: {\"reason\":\"token_expired\"}\n\n"))
+                            break
+                        }
                         switch item {
                         case .event(let event) where event.id > last:
                             try await writer.write(ByteBuffer(string: event.frame))
