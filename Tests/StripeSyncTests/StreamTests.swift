@@ -107,3 +107,57 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
         }
     }
 }
+
+extension StripeSyncIntegrationTests.SyncWorkerTests {
+    /// Two stripe-sync processes behind their own gateways: the one serving a client's stream is killed with SIGKILL,
+    /// two events are published while the client is away, and reconnecting to the other with `Last-Event-ID` gets both.
+    @Test func aClientOfAKilledReplicaMissesNothingOnAnother() async throws {
+        try await TestSupport.withSandbox { _, stripe in
+            func environment(port: Int) -> [String: String] {
+                [
+                    "DATABASE_URL": ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "",
+                    "INTERNAL_SECRET": TestSupport.internalSecret,
+                    "STRIPE_SECRET_KEY": "sk_test_platform",
+                    "STRIPE_CLIENT_ID": "ca_test_platform",
+                    "STRIPE_API_BASE": stripe.baseURL,
+                    "TOKEN_ENCRYPTION_KEY": TestSupport.tokenEncryptionKey,
+                    "STRIPE_SYNC_PORT": String(port),
+                    "SYNC_WORKERS": "0",
+                    "LOG_LEVEL": "error",
+                ]
+            }
+            let (portA, portB) = (TestSupport.freePort(), TestSupport.freePort())
+            let a = try await ServiceProcess(product: "stripe-sync", arguments: ["serve"], port: portA, environment: environment(port: portA))
+            let b = try await ServiceProcess(product: "stripe-sync", arguments: ["serve"], port: portB, environment: environment(port: portB))
+            let user = "replicas-" + UUID().uuidString.lowercased()
+            let token = try await TestSupport.userToken(user)
+            @Sendable func publish(_ n: Int) async throws -> Int64? {
+                try await TestSupport.withPostgres { client in
+                    try await client.withConnection { connection in
+                        try await StreamEvents.publish("usage_update", to: user, payload: ["n": n], on: connection, logger: TestSupport.logger)
+                    }
+                }
+            }
+            try await TestSupport.withGateway(services: ["stripe-sync": a.baseURL]) { gatewayA in
+                try await TestSupport.withGateway(services: ["stripe-sync": b.baseURL]) { gatewayB in
+                    try await TestSupport.withHTTPClient { http in
+                        let first = try await StreamReader.open(gatewayA.baseURL + "/api/stream", token: token, http: http)
+                        defer { first.close() }
+                        let one = try #require(try await publish(1))
+                        #expect(try await first.read { $0.event == "usage_update" }.last?.id == one)
+                        try await a.kill()
+                        let two = try #require(try await publish(2))
+                        let three = try #require(try await publish(3))
+                        let again = try await StreamReader.open(gatewayB.baseURL + "/api/stream", token: token, lastEventID: one, http: http)
+                        defer { again.close() }
+                        let missed = try await again.read { $0.id == three }
+                        #expect(missed.map(\.id) == [two, three])
+                        let numbers = try missed.map { try JSONDecoder().decode([String: Int].self, from: Data($0.data.utf8))["n"] }
+                        #expect(numbers == [2, 3])
+                    }
+                }
+            }
+            try await b.stop()
+        }
+    }
+}

@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import ServiceKit
+import ServiceLifecycle
 
 /// Matches the route table; for a matched route: checks the path, the body size, the auth scheme and the
 /// rate limit, then streams the request to the upstream and its answer back. Unmatched requests go on
@@ -151,13 +152,18 @@ struct ProxyMiddleware: RouterMiddleware {
         for header in upstreamResponse.headers where !droppedInResponse.contains(header.name.lowercased()) {
             if let name = HTTPField.Name(header.name) { headers.append(HTTPField(name: name, value: header.value)) }
         }
+        let isEventStream = upstreamResponse.headers.first(name: "Content-Type")?.hasPrefix("text/event-stream") == true
         return Response(
             status: HTTPResponse.Status(code: Int(upstreamResponse.status.code), reasonPhrase: upstreamResponse.status.reasonPhrase),
             headers: headers,
             body: ResponseBody { writer in
                 // The upload is released once the answer is complete, before the connection drains the request body.
                 do {
-                    for try await chunk in upstreamResponse.body { try await writer.write(chunk) }
+                    if isEventStream {
+                        try await Self.relayEventStream(upstreamResponse.body, to: &writer)
+                    } else {
+                        for try await chunk in upstreamResponse.body { try await writer.write(chunk) }
+                    }
                     try await writer.finish(nil)
                 } catch {
                     await upload?.release()
@@ -166,6 +172,27 @@ struct ProxyMiddleware: RouterMiddleware {
                 await upload?.release()
             }
         )
+    }
+
+    /// A live stream never ends by itself: when the gateway shuts down it is cut, and the client reconnects (to a
+    /// gateway that stays) with the last event id it saw. A client too slow to take 64 chunks behind is cut too,
+    /// rather than buffered without bound.
+    static func relayEventStream(_ body: HTTPClientResponse.Body, to writer: inout any ResponseBodyWriter) async throws {
+        let (chunks, feed) = AsyncStream.makeStream(of: ByteBuffer.self, bufferingPolicy: .bufferingOldest(64))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { feed.finish() }
+                for try await chunk in body {
+                    if case .dropped = feed.yield(chunk) { return }
+                }
+            }
+            try await withGracefulShutdownHandler {
+                for await chunk in chunks { try await writer.write(chunk) }
+            } onGracefulShutdown: {
+                feed.finish()
+            }
+            group.cancelAll()
+        }
     }
 
     /// Request headers a service never sees: hop-by-hop ones, the caller's credentials, and what the gateway sets itself.

@@ -65,6 +65,11 @@ public final class StreamHub: Service, Sendable {
         _ = subscribers.withLock { $0.removeValue(forKey: id) }
     }
 
+    /// Ends one stream (its writer sends what it holds and closes).
+    func finish(_ id: UUID) {
+        subscribers.withLock { $0.removeValue(forKey: id) }?.continuation.finish()
+    }
+
     /// Hands events to the streams that may see them; a stream whose buffer is full is closed.
     func dispatch(_ events: [StreamEvent]) {
         let overflowing = subscribers.withLock { subscribers in

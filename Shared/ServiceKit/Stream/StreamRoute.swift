@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import ServiceLifecycle
 
 /// `GET /api/stream`: Server-Sent Events for the signed-in user (admins also get the admins' events). A client that
 /// reconnects with `Last-Event-ID` (or `?lastEventId=`) first gets what it missed, then live events; when its id is
@@ -57,20 +58,26 @@ public struct StreamRoute: Sendable {
                         try await writer.write(ByteBuffer(string: event.frame))
                         last = event.id
                     }
-                    for await item in items {
-                        // The token it opened with has run out: nothing more is sent; the client signs in again and
-                        // reconnects with the last id it saw.
-                        if let expiry = identity.credentialExpiresAt, expiry <= Date() {
-                            try await writer.write(ByteBuffer(string: "event: expired\ndata: {\"reason\":\"token_expired\"}\n\n"))
-                            break
+                    // A server shutting down (SIGTERM, a rolling deploy) ends its streams, so it can stop and their
+                    // clients reconnect to a replica that stays, with the last id they saw.
+                    try await withGracefulShutdownHandler {
+                        for await item in items {
+                            // The token it opened with has run out: nothing more is sent; the client signs in again and
+                            // reconnects with the last id it saw.
+                            if let expiry = identity.credentialExpiresAt, expiry <= Date() {
+                                try await writer.write(ByteBuffer(string: "event: expired\ndata: {\"reason\":\"token_expired\"}\n\n"))
+                                break
+                            }
+                            switch item {
+                            case .event(let event) where event.id > last:
+                                try await writer.write(ByteBuffer(string: event.frame))
+                                last = event.id
+                            case .event: continue
+                            case .keepAlive: try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                            }
                         }
-                        switch item {
-                        case .event(let event) where event.id > last:
-                            try await writer.write(ByteBuffer(string: event.frame))
-                            last = event.id
-                        case .event: continue
-                        case .keepAlive: try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                        }
+                    } onGracefulShutdown: {
+                        hub.finish(subscription)
                     }
                     try await writer.finish(nil)
                 }
