@@ -313,6 +313,34 @@ enum Mutations {
                     return [HTTPField.Name("Stripe-Signature")!: header]
                 }
             ),
+            WriteRoute(
+                method: .post,
+                pattern: "/api/webhooks/stripe-connect",
+                schema: "sync",
+                make: { marker in
+                    .init(
+                        uri: "/api/webhooks/stripe-connect",
+                        body: [
+                            "id": .string("evt_" + marker), "object": "event", "type": "customer.subscription.updated",
+                            "account": .string("acct_" + marker), "created": .number(Decimal(Int(Date().timeIntervalSince1970))),
+                            "livemode": false,
+                            "data": [
+                                "object": ["id": .string("sub_" + marker), "object": "subscription", "customer": "cus_hostile", "status": "active"],
+                                "previous_attributes": ["status": "past_due"],
+                            ],
+                        ],
+                        headers: [.contentType: "application/json"]
+                    )
+                },
+                sign: { body in
+                    let header = StripeWebhookSignature.header(
+                        for: Data(buffer: body),
+                        secret: TestSupport.stripeConnectWebhookSecret,
+                        timestamp: Date()
+                    )
+                    return [HTTPField.Name("Stripe-Signature")!: header]
+                }
+            ),
             WriteRoute(method: .delete, pattern: "/api/stripe/connections/{id}", schema: "sync") { marker in
                 .init(uri: "/api/stripe/connections/\(UUID())", body: nil, headers: try await user(marker))
             },

@@ -85,21 +85,8 @@ public final class ConnectFake: Sendable {
         }
     }
 
-    /// Records the event and sends it to the Connect webhook endpoint, signed as Stripe signs; returns the answer's
-    /// status (0 when nothing answered or no endpoint is set).
-    @discardableResult
-    public func emit(
-        event type: String,
-        object: some Encodable,
-        named name: String,
-        previous: [String: JSONValue]? = nil,
-        at moment: Date = Date(),
-        for account: String
-    ) async throws -> Int {
-        await deliver(try record(event: type, object: object, named: name, previous: previous, at: moment, for: account))
-    }
-
-    /// Sends an event (again, for a test of duplicates or order) to the Connect webhook endpoint.
+    /// Sends an event (again, for a test of duplicates or order) to the Connect webhook endpoint, signed as Stripe
+    /// signs; returns the answer's status (0 when nothing answered or no endpoint is set).
     @discardableResult
     public func deliver(_ event: AccountEvent) async -> Int {
         guard let http, let webhook = state.withLock({ $0.webhook }), let payload = try? JSONEncoder().encode(event) else { return 0 }
@@ -141,7 +128,9 @@ public final class ConnectFake: Sendable {
             return (after, previous)
         }
         guard let (subscription, previous) = updated else { throw missing("subscription", id) }
-        return try await emit(event: "customer.subscription.updated", object: subscription, named: "subscription", previous: previous, for: account)
+        return await deliver(
+            try record(event: "customer.subscription.updated", object: subscription, named: "subscription", previous: previous, for: account)
+        )
     }
 
     func events(for account: String) -> [AccountEvent] { state.withLock { $0.events[account] ?? [] } }

@@ -14,8 +14,6 @@ import Testing
 struct ConnectHarness: Sendable {
     static let appURL = "https://app.example.com"
     let gateway: any TestClientProtocol
-    /// stripe-sync itself, for its `/metrics`.
-    let service: any TestClientProtocol
     let stripe: any TestClientProtocol
     let sandbox: Sandbox
 
@@ -40,18 +38,23 @@ struct ConnectHarness: Sendable {
             let app = await StripeSyncService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)
             try await app.test(.live) { service in
                 try await TestSupport.withGateway(services: ["stripe-sync": service.baseURL]) { gateway in
-                    try await test(ConnectHarness(gateway: gateway, service: service, stripe: stripe, sandbox: sandbox))
+                    try await test(ConnectHarness(gateway: gateway, stripe: stripe, sandbox: sandbox))
                 }
             }
         }
     }
 
     /// Workers take any connection's job; jobs left by earlier tests point at sandboxes that are gone, and would
-    /// keep a test's worker busy failing them.
+    /// keep a test's worker busy failing them. Their metrics marks are cleared for the same reason.
     static func emptyTheQueue() async throws {
         try await TestSupport.withPostgres { client in
             try await StripeSyncService.descriptor.migrate(on: client, logger: TestSupport.logger)
             try await client.query("DELETE FROM sync.sync_jobs WHERE status IN ('queued', 'running')", logger: TestSupport.logger)
+            // Metrics marks left by earlier tests would be this test's refresher's work too.
+            try await client.query(
+                "UPDATE sync.stripe_connections SET metrics_dirty_at = NULL, metrics_dirty_from = NULL WHERE metrics_dirty_at IS NOT NULL",
+                logger: TestSupport.logger
+            )
         }
     }
 

@@ -182,10 +182,14 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
                 try await Self.latestMRR(h, token: synced.token, connection: synced.connection) == .number(before + Decimal(burst * unit))
             }
             let lasted = ContinuousClock.now - started
-            let metrics = try await h.service.execute(uri: "/metrics", method: .get)
-            let refreshes = String(buffer: metrics.body).split(separator: "\n").first { $0.hasPrefix("sync_metrics_refreshes_total ") }
-                .flatMap { Int($0.split(separator: " ").last ?? "") }
-            let count = try #require(refreshes)
+            let count =
+                try await TestSupport.withPostgres { client in
+                    try await client.scalar(
+                        "SELECT metrics_refreshes FROM sync.stripe_connections WHERE id = \(synced.connection)",
+                        as: Int.self,
+                        logger: TestSupport.logger
+                    )
+                } ?? 0
             let settlings = Int(lasted / MetricsRefresher.defaultSettle) + 2
             #expect(count >= 1 && count < burst && count <= settlings, "\(count) refreshes for \(burst) events over \(lasted)")
         }

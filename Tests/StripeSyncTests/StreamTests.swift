@@ -114,17 +114,9 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
     @Test func aClientOfAKilledReplicaMissesNothingOnAnother() async throws {
         try await TestSupport.withSandbox { _, stripe in
             func environment(port: Int) -> [String: String] {
-                [
-                    "DATABASE_URL": ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "",
-                    "INTERNAL_SECRET": TestSupport.internalSecret,
-                    "STRIPE_SECRET_KEY": "sk_test_platform",
-                    "STRIPE_CLIENT_ID": "ca_test_platform",
-                    "STRIPE_API_BASE": stripe.baseURL,
-                    "TOKEN_ENCRYPTION_KEY": TestSupport.tokenEncryptionKey,
-                    "STRIPE_SYNC_PORT": String(port),
-                    "SYNC_WORKERS": "0",
-                    "LOG_LEVEL": "error",
-                ]
+                var environment = Self.processEnvironment(port: port, stripe: stripe.baseURL)
+                environment["SYNC_WORKERS"] = "0"
+                return environment
             }
             let (portA, portB) = (TestSupport.freePort(), TestSupport.freePort())
             let a = try await ServiceProcess(product: "stripe-sync", arguments: ["serve"], port: portA, environment: environment(port: portA))

@@ -205,7 +205,8 @@ enum SyncMigrations {
                 """,
                 """
                 ALTER TABLE sync.stripe_connections ADD COLUMN metrics_dirty_from bigint, ADD COLUMN metrics_dirty_at timestamptz,
-                    ADD COLUMN metrics_refreshing_until timestamptz, ADD COLUMN metrics_refreshed_at timestamptz
+                    ADD COLUMN metrics_refreshing_until timestamptz, ADD COLUMN metrics_refreshed_at timestamptz,
+                    ADD COLUMN metrics_refreshes bigint NOT NULL DEFAULT 0
                 """,
                 "CREATE INDEX stripe_connections_dirty ON sync.stripe_connections (metrics_dirty_at) WHERE metrics_dirty_at IS NOT NULL",
             ]

@@ -87,6 +87,7 @@ final class MetricsRefresher: Service, Sendable {
                 ORDER BY metrics_dirty_at LIMIT 1 FOR UPDATE SKIP LOCKED
             )
             UPDATE sync.stripe_connections c SET metrics_dirty_from = NULL, metrics_dirty_at = NULL, metrics_refreshed_at = clock_timestamp(),
+                metrics_refreshes = metrics_refreshes + 1,
                 metrics_refreshing_until = clock_timestamp() + make_interval(secs => \(lease.inSeconds))
             FROM due WHERE c.id = due.id
             RETURNING c.id, c.stripe_account_id, due.metrics_dirty_from
