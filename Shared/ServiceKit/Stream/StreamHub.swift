@@ -43,8 +43,6 @@ public final class StreamHub: Service, Sendable {
         self.limits = limits
     }
 
-    public var openStreams: Int { subscribers.withLock { $0.count } }
-
     /// Opens a stream for the user, or nil when this process or the user already has as many as allowed.
     func subscribe(userID: String, admin: Bool) -> (id: UUID, items: AsyncStream<StreamItem>)? {
         let (items, continuation) = AsyncStream.makeStream(of: StreamItem.self, bufferingPolicy: .bufferingOldest(limits.buffer))

@@ -40,7 +40,8 @@ enum SnapshotBuilder {
         try await recordStates(account: account, at: today, postgres: postgres, logger: logger)
         let subscriptions = try await histories(account: account, postgres: postgres, logger: logger)
         var charges: [ChargeRecord] = []
-        let since = Int64(today.timeIntervalSince1970) - Int64((historyDays + RevenueMath.windowDays + 1) * 86_400)
+        // The charges of the days computed and of the window before the first of them.
+        let since = Int64(today.timeIntervalSince1970) - Int64((days + RevenueMath.windowDays + 1) * 86_400)
         for try await (created, amount, refunded, status, disputed, currency) in try await postgres.query(
             """
             SELECT created, coalesce(amount_captured, amount), amount_refunded, status, disputed, currency

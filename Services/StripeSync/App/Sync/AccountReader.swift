@@ -9,12 +9,10 @@ struct AccountReader {
     let stripe: StripeClient
     let account: String
 
-    static let subscriptionExpansions: FormValue = ["discounts", "discounts.coupon.applies_to", "items.data.discounts"]
-
     func subscription(_ id: String) async throws -> Subscription {
         let subscription: Subscription = try await stripe.get(
             "/v1/subscriptions/\(id)",
-            query: [("expand", Self.subscriptionExpansions)],
+            query: [("expand", ["discounts", "discounts.coupon.applies_to", "items.data.discounts"])],
             account: account
         )
         return try await withEveryItem([subscription])[0]

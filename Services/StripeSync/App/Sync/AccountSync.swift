@@ -23,7 +23,7 @@ struct EventMark: Codable, Sendable, Equatable {
     var created: Int
 }
 
-/// An event as `/v1/events` lists it, its object kept as JSON until its type is known.
+/// An event as `/v1/events` lists it or a Connect webhook sends it, its object kept as JSON until its type is known.
 struct ListedEvent: Codable, Sendable, Identifiable {
     struct Payload: Codable, Sendable {
         var object: JSONValue
@@ -38,6 +38,8 @@ struct ListedEvent: Codable, Sendable, Identifiable {
     var id: String
     var type: String
     var created: Int
+    /// The connected account it happened on, as a Connect webhook's event names it.
+    var account: String?
     var data: Payload
 }
 

@@ -187,23 +187,19 @@ final class SyncWorker: Service, Sendable {
                 """,
                 logger: logger
             )
-            try await connection.query(
+            let syncStatus = error == nil ? "synced" : (status == "failed" ? "failed" : "retrying")
+            for try await owner in try await connection.query(
                 """
-                UPDATE sync.stripe_connections SET sync_status = \(error == nil ? "synced" : (status == "failed" ? "failed" : "retrying")),
+                UPDATE sync.stripe_connections SET sync_status = \(syncStatus),
                     last_synced_at = CASE WHEN \(error == nil) THEN now() ELSE last_synced_at END, last_error = \(error), updated_at = now(),
                     last_event_id = CASE WHEN \(mark != nil) THEN \(mark?.id) ELSE last_event_id END,
                     last_event_at = coalesce(\(mark?.created), last_event_at)
                 WHERE id = \(job.connectionID)
+                RETURNING user_id
                 """,
                 logger: logger
-            )
-            for try await owner in try await connection.query(
-                "SELECT user_id FROM sync.stripe_connections WHERE id = \(job.connectionID)",
-                logger: logger
             ).decode(String.self) {
-                let update = [
-                    "connection_id": job.connectionID.uuidString, "status": error == nil ? "synced" : (status == "failed" ? "failed" : "retrying"),
-                ]
+                let update = ["connection_id": job.connectionID.uuidString, "status": syncStatus]
                 try await StreamEvents.publish("sync_status", to: owner, payload: update, on: connection, logger: logger)
             }
         }

@@ -19,23 +19,21 @@ struct ConnectWebhook {
                 throw APIError.forbidden("stripe_required", "only Stripe's signed events reach this endpoint")
             }
             let body = try await request.body.collect(upTo: 1024 * 1024)
-            let event: Event
-            let object: JSONValue
+            let event: ListedEvent
             do {
-                event = try Event.decode(Data(buffer: body))
-                object = try event.object(as: JSONValue.self)
+                event = try JSONDecoder().decode(ListedEvent.self, from: Data(buffer: body))
             } catch {
                 throw APIError.badRequest("invalid_event", "the body is not a Stripe event")
             }
             var logger = context.logger
             logger[metadataKey: "stripe_event"] = .string(event.id)
-            let outcome = try await handle(event, object: object, logger: logger)
+            let outcome = try await handle(event, logger: logger)
             logger.info("connect event handled", metadata: ["type": .string(event.type), "outcome": .string(outcome)])
             return WebhookReceipt(eventID: event.id, outcome: outcome)
         }
     }
 
-    func handle(_ event: Event, object: JSONValue, logger: Logger) async throws -> String {
+    func handle(_ event: ListedEvent, logger: Logger) async throws -> String {
         // Stripe sends a platform's own events to Connect endpoints only when asked; an account we do not hold (never
         // connected, or disconnected) has nothing to update, and a 200 stops Stripe retrying.
         guard let account = event.account else { return "ignored:no_account" }
@@ -43,7 +41,7 @@ struct ConnectWebhook {
             return "ignored:unknown_account"
         }
         if try await WebhookQueries.seen(event.id, postgres: postgres, logger: logger) { return "duplicate" }
-        let target = ConnectTarget(type: event.type, object: object)
+        let target = ConnectTarget(type: event.type, object: event.data.object)
         let change: CacheChange
         switch target {
         case .ignored(let reason):
@@ -60,13 +58,14 @@ struct ConnectWebhook {
                 return try await record(event, account: account, outcome: "stale", logger: logger)
             }
             do {
-                change = try await read(target, event: event, object: object, account: account, logger: logger)
+                change = try await read(target, event: event, account: account, logger: logger)
             } catch let error as StripeError where error.status == 404 {
                 return try await record(event, account: account, outcome: "ignored:object_gone", logger: logger)
             } catch is StripeError, is StripeConnectionError {
                 throw APIError(.serviceUnavailable, "stripe_unavailable", "Stripe could not be asked about this event; it will be retried")
             } catch is DecodingError {
-                throw APIError.badRequest("invalid_event", "the object the event names does not read as a Stripe \(event.objectType)")
+                let kind = event.data.object["object"]?.string ?? "object"
+                throw APIError.badRequest("invalid_event", "the object the event names does not read as a Stripe \(kind)")
             }
         }
         return try await postgres.withTransaction(logger: logger) { db in
@@ -82,26 +81,23 @@ struct ConnectWebhook {
         }
     }
 
-    func record(_ event: Event, account: String, outcome: String, logger: Logger) async throws -> String {
+    func record(_ event: ListedEvent, account: String, outcome: String, logger: Logger) async throws -> String {
         try await postgres.withConnection { db in
             try await WebhookQueries.recordEvent(event, account: account, outcome: outcome, on: db, logger: logger) ? outcome : "duplicate"
         }
     }
 
     /// The object read again whole, and the earliest moment its change reaches back to.
-    func read(_ target: ConnectTarget, event: Event, object: JSONValue, account: String, logger: Logger) async throws -> CacheChange {
+    func read(_ target: ConnectTarget, event: ListedEvent, account: String, logger: Logger) async throws -> CacheChange {
         let reader = AccountReader(stripe: stripe, account: account)
         var change = CacheChange(touchedFrom: event.created)
         switch target {
-        case .customer(_, deleted: true):
-            var customer = try AccountSync.decode(Customer.self, object)
-            customer.deleted = true
-            change.customers = [customer]
-        case .customer(let id, deleted: false):
-            if let customer = try await reader.customer(id) {
+        case .customer(let id, let deleted):
+            // A deleted customer is a stub in Stripe: the event's copy, marked deleted, is what the cache keeps.
+            if !deleted, let customer = try await reader.customer(id) {
                 change.customers = [customer]
             } else {
-                var customer = try AccountSync.decode(Customer.self, object)
+                var customer = try AccountSync.decode(Customer.self, event.data.object)
                 customer.deleted = true
                 change.customers = [customer]
             }
@@ -111,7 +107,7 @@ struct ConnectWebhook {
             let known = try await WebhookQueries.hasSubscription(id, account: account, postgres: postgres, logger: logger)
             change.touchedFrom = ConnectTarget.touchedFrom(eventCreated: event.created, newSubscription: known ? nil : subscription)
             // The status the event shows, and the one it left, date an unpaid or paused subscription's churn.
-            if let (subscription, status) = try JSONDecoder().decode(ListedEvent.self, from: event.payload).statusChange {
+            if let (subscription, status) = event.statusChange {
                 change.statusChanges = [(subscription, event.id, status)]
             }
         case .invoice(let id):

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PostgresNIO
-import StripeKit
 
 /// The SQL of Connect webhooks: the events seen, the newest event applied to each object, and the mark that tells
 /// `MetricsRefresher` a connection's metrics are behind its cache.
@@ -23,7 +22,8 @@ enum WebhookQueries {
     }
 
     /// False when the event was already recorded (a duplicate delivery, or two at once).
-    static func recordEvent(_ event: Event, account: String, outcome: String, on connection: PostgresConnection, logger: Logger) async throws -> Bool
+    static func recordEvent(_ event: ListedEvent, account: String, outcome: String, on connection: PostgresConnection, logger: Logger) async throws
+        -> Bool
     {
         let rows = try await connection.query(
             """
