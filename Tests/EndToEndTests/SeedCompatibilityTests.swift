@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import HTTPTypes
@@ -136,6 +137,12 @@ enum SeedShape {
                 #expect(Set(levels.keys) == ["membership", "reseller", "pro_reseller"])
             }
 
+            let adminStream = try await StreamReader.open(
+                gateway.baseURL + "/api/stream",
+                token: try await TestSupport.userToken("seed-admin", email: "seed.admin@example.com", admin: true),
+                http: HTTPClient.shared
+            )
+            defer { adminStream.close() }
             let now = ISO8601DateFormatter().string(from: Date())
             for body in [
                 SeedExamples.deploymentWithoutEnvironment(timestamp: now), SeedExamples.deployment(timestamp: now),
@@ -158,6 +165,9 @@ enum SeedShape {
             #expect(deployments.count == 2 && deployments.allSatisfy { $0["environment"]?.string == "production" })
             let alert = try #require(status["openAlerts"]?.arrayItems.first)
             #expect(alert["severity"]?.string == "warning" && alert["level"]?.string == "medium")
+            let live = try #require(try await adminStream.read { $0.event == "alert" }.last)
+            let pushed = try SeedShape.parse(live.data)
+            #expect(pushed["id"] == alert["id"] && pushed["level"]?.string == "medium" && pushed["source"]?.string == "devops")
         }
     }
 
@@ -290,13 +300,17 @@ extension SeedCompatibilityTests {
             }
             #expect(!(try Self.json(metrics)["trend"]?.arrayItems.isEmpty ?? true))
 
-            // 4. Insights on /api/insights?connectionId=, tracked as usage.
+            // 4. Insights on /api/insights?connectionId=, tracked as usage and pushed to the user's live stream.
+            let stream = try await StreamReader.open(gateway.baseURL + "/api/stream", token: token, http: HTTPClient.shared)
+            defer { stream.close() }
             let insight = try await gateway.execute(uri: "/api/insights?connectionId=\(connectionID)", method: .post, headers: bearer)
             #expect(insight.status == .ok || insight.status == .created, "\(String(buffer: insight.body))")
 
             // 5. Usage: remaining and the three charges.
             let usage = try Self.json(try await gateway.execute(uri: "/api/usage/current", method: .get, headers: bearer))
             #expect(usage["aiInsightsRemaining"]?.decimal == 4, "starter's five, one used")
+            let update = try #require(try await stream.read { $0.event == "usage_update" }.last)
+            #expect(try SeedShape.parse(update.data)["usage"]?["aiInsights"]?.decimal == 1)
             #expect(usage["transactionVolumeRemaining"] != nil)
             for charge in ["baseCharge", "aiInsightsOverageCharge", "transactionVolumeOverageCharge"] {
                 #expect(usage["billing"]?[charge]?["amount_cents"]?.decimal != nil, "\(charge)")

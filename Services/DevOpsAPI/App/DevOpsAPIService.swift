@@ -2,7 +2,13 @@ import ServiceKit
 
 /// devops-api: API keys, data-sync endpoints and webhooks for the external DevOps module.
 public enum DevOpsAPIService: RevmeshService {
-    public static let descriptor = ServiceDescriptor(name: "devops-api", schema: "devops", defaultPort: 8106, migrations: DevOpsMigrations.all)
+    public static let descriptor = ServiceDescriptor(
+        name: "devops-api",
+        schema: "devops",
+        defaultPort: 8106,
+        migrations: DevOpsMigrations.all,
+        sharedSchemas: [StreamEvents.migrations]
+    )
 
     public static func checkConfiguration(_ configuration: ServiceConfiguration) throws {
         _ = try DevOpsSettings.load(from: configuration.environment)

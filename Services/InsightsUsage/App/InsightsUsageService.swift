@@ -2,7 +2,13 @@ import ServiceKit
 
 /// insights-usage: usage metering against tier limits, overage billing, and AI insights on stripe-sync's metrics.
 public enum InsightsUsageService: RevmeshService {
-    public static let descriptor = ServiceDescriptor(name: "insights-usage", schema: "usage", defaultPort: 8103, migrations: UsageMigrations.all)
+    public static let descriptor = ServiceDescriptor(
+        name: "insights-usage",
+        schema: "usage",
+        defaultPort: 8103,
+        migrations: UsageMigrations.all,
+        sharedSchemas: [StreamEvents.migrations]
+    )
 
     public static func checkConfiguration(_ configuration: ServiceConfiguration) throws {
         _ = try UsageSettings.load(from: configuration.environment)

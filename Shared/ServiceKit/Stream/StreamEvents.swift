@@ -58,7 +58,9 @@ public enum StreamEvents {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws -> Int64? {
-        let json = String(decoding: try JSONEncoder().encode(payload), as: UTF8.self)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let json = String(decoding: try encoder.encode(payload), as: UTF8.self)
         for try await id in try await connection.query(
             "INSERT INTO stream.events (kind, user_id, payload) VALUES (\(kind), \(userID), \(json)::jsonb) RETURNING id",
             logger: logger

@@ -46,8 +46,9 @@ struct WebhookRoutes {
         }
     }
 
-    /// Stores the event and, for a signed one, its signature in one transaction: the same signed body a second time
-    /// (a replay inside its 5 minutes) is refused with 409 and stores nothing.
+    /// Stores the event, for a signed one its signature, and for an alert its `alert` on the admins' live stream, in one
+    /// transaction: the same signed body a second time (a replay inside its 5 minutes) is refused with 409 and stores
+    /// nothing.
     func store(_ event: DevOpsEvent, body: Data, keyID: UUID?, signature: String?, logger: Logger) async throws -> Int64 {
         try await postgres.withTransaction(logger: logger) { connection in
             var id: Int64 = 0
@@ -62,23 +63,41 @@ struct WebhookRoutes {
                 """,
                 logger: logger
             ).decode(Int64.self) { id = value }
-            guard let signature else { return id }
-            let digest = Data(SHA256.hash(data: Data(signature.utf8))).hexString
-            try await connection.query("DELETE FROM devops.webhook_signatures WHERE expires_at < now()", logger: logger)
-            var first = false
-            for try await _ in try await connection.query(
-                """
-                INSERT INTO devops.webhook_signatures (signature_sha256, event_id, expires_at)
-                VALUES (\(digest), \(id), \(event.timestamp.addingTimeInterval(Self.tolerance)))
-                ON CONFLICT (signature_sha256) DO NOTHING
-                RETURNING event_id
-                """,
-                logger: logger
-            ).decode(Int64.self) { first = true }
-            guard first else {
-                throw APIError(.conflict, "webhook_replayed", "this signed webhook was already received; a replay stores nothing")
+            if let signature {
+                try await Self.remember(signature, of: id, until: event.timestamp.addingTimeInterval(Self.tolerance), on: connection, logger: logger)
+            }
+            if event.type == "alert" {
+                let alert = StreamAlert(
+                    id: id,
+                    source: "devops",
+                    severity: event.severity,
+                    level: event.level?.name,
+                    message: event.message,
+                    occurredAt: event.timestamp
+                )
+                try await StreamEvents.publish("alert", to: nil, payload: alert, on: connection, logger: logger)
             }
             return id
+        }
+    }
+
+    /// Keeps a signed body's signature until its timestamp is too old to be accepted anyway; one already kept is a
+    /// replay, refused with 409, and the caller's transaction stores nothing.
+    static func remember(_ signature: String, of eventID: Int64, until expiry: Date, on connection: PostgresConnection, logger: Logger) async throws {
+        let digest = Data(SHA256.hash(data: Data(signature.utf8))).hexString
+        try await connection.query("DELETE FROM devops.webhook_signatures WHERE expires_at < now()", logger: logger)
+        var first = false
+        for try await _ in try await connection.query(
+            """
+            INSERT INTO devops.webhook_signatures (signature_sha256, event_id, expires_at)
+            VALUES (\(digest), \(eventID), \(expiry))
+            ON CONFLICT (signature_sha256) DO NOTHING
+            RETURNING event_id
+            """,
+            logger: logger
+        ).decode(Int64.self) { first = true }
+        guard first else {
+            throw APIError(.conflict, "webhook_replayed", "this signed webhook was already received; a replay stores nothing")
         }
     }
 
@@ -90,6 +109,18 @@ struct WebhookRoutes {
             throw APIError.unauthorized("invalid_signature", "the signature does not match the body")
         }
     }
+}
+
+/// `alert` on the admins' live stream: a DevOps module's alert, or a monitor's incident.
+struct StreamAlert: Encodable, Sendable {
+    var id: Int64
+    /// `devops` for the module's webhook.
+    var source: String
+    var severity: String?
+    /// On the one scale, `info` … `critical`.
+    var level: String?
+    var message: String?
+    var occurredAt: Date
 }
 
 /// How serious an alert is, on one ordered scale that both vocabularies the DevOps module uses map onto.
