@@ -1,5 +1,5 @@
 # Revmesh. The two set-up commands are `make run` and `make test`.
-.PHONY: run stop test build check-config token format bench-relay bench-keys bench-sync
+.PHONY: run stop test build check-config token format bench-relay bench-keys bench-sync bench-stream
 
 run:
 	@scripts/run.sh
@@ -20,6 +20,10 @@ bench-keys:
 # CUSTOMERS SUBSCRIPTIONS INVOICES (each invoice has its charge); the worker and the sandbox run as their own processes.
 bench-sync:
 	@BENCH_ALSO="stripe-sync sandbox" scripts/bench.sh bench-sync $${CUSTOMERS:-20000} $${SUBSCRIPTIONS:-25000} $${INVOICES:-150000}
+
+# CLIENTS ACCOUNTS ROUNDS: live streams through a gateway process to a stripe-sync process, a change in every account per round.
+bench-stream:
+	@BENCH_ALSO="stripe-sync gateway" scripts/bench.sh bench-stream $${CLIENTS:-1000} $${ACCOUNTS:-20} $${ROUNDS:-5}
 
 build:
 	swift build

@@ -75,6 +75,11 @@ var targets: [Target] = [
         path: "Benchmarks/SyncBenchmark"
     ),
     .executableTarget(
+        name: "StreamBenchmark",
+        dependencies: ["StripeSync", "TestSupport", "Sandbox", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+        path: "Benchmarks/StreamBenchmark"
+    ),
+    .executableTarget(
         name: "RelayBenchmark",
         dependencies: ["CRMRelay", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Benchmarks/RelayBenchmark"
@@ -163,6 +168,7 @@ var products: [Product] = [
     .executable(name: "bench-relay", targets: ["RelayBenchmark"]),
     .executable(name: "bench-keys", targets: ["KeyBenchmark"]),
     .executable(name: "bench-sync", targets: ["SyncBenchmark"]),
+    .executable(name: "bench-stream", targets: ["StreamBenchmark"]),
 ]
 
 for service in services {

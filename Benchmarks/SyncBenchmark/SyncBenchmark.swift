@@ -53,24 +53,17 @@ struct SyncBenchmark {
             product: "stripe-sync",
             arguments: ["worker"],
             port: workerPort,
-            environment: [
-                "DATABASE_URL": ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "",
-                "INTERNAL_SECRET": TestSupport.internalSecret,
-                "STRIPE_SECRET_KEY": "sk_test_benchmark",
-                "STRIPE_CLIENT_ID": "ca_benchmark",
-                "STRIPE_API_BASE": sandbox.baseURL,
-                "TOKEN_ENCRYPTION_KEY": TestSupport.tokenEncryptionKey,
-                "STRIPE_SYNC_PORT": String(workerPort),
+            environment: TestSupport.stripeSyncProcessEnvironment(port: workerPort, stripe: sandbox.baseURL).merging([
                 "STRIPE_SYNC_RATE": "0",
                 "INSIGHTS_USAGE_URL": "http://127.0.0.1:\(TestSupport.refusingPort)",
                 "LOG_LEVEL": "info",
-            ],
+            ]) { $1 },
             binaries: binaries,
             output: FileHandle(forWritingAtPath: logPath)!
         )
         try await waitForSync(connectionID)
-        let peakKilobytes = peakMemoryKilobytes(of: worker.processIdentifier)
-        let cpuSeconds = cpuSeconds(of: worker.processIdentifier)
+        let peakKilobytes = worker.memoryKilobytes("VmHWM")
+        let cpuSeconds = worker.cpuSeconds
         try await worker.stop()
         try await sandbox.stop()
 
@@ -105,21 +98,6 @@ struct SyncBenchmark {
     static func value(_ key: String, in line: Substring) -> Double? {
         guard let range = line.range(of: key + "=") else { return nil }
         return Double(line[range.upperBound...].prefix { $0.isNumber || $0 == "." })
-    }
-
-    /// User plus system time of a running process, from `/proc/<pid>/stat` (fields 14 and 15, in clock ticks).
-    static func cpuSeconds(of pid: Int32) -> Double {
-        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
-        // The command name, in parentheses, may hold spaces: count fields after its closing one.
-        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
-    }
-
-    static func peakMemoryKilobytes(of pid: Int32) -> Int {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") } ?? ""
-        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
     }
 }
 

@@ -45,6 +45,21 @@ func makeEchoService(requests: Counter, release: AsyncStream<Void>) async throws
             for await _ in release {}
             return "late"
         }
+        // A live stream, as `/api/stream` is: one event, then a keep-alive comment every 50 ms until the client goes.
+        router.get("/events") { _, _ in
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/event-stream"],
+                body: ResponseBody { writer in
+                    try await writer.write(ByteBuffer(string: "event: open\ndata: {}\n\n"))
+                    for _ in 0..<600 {
+                        try await Task.sleep(for: .milliseconds(50))
+                        try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    }
+                    try await writer.finish(nil)
+                }
+            )
+        }
         for method in [HTTPRequest.Method.get, .post, .put, .delete, .patch] {
             router.on("**", method: method) { request, context in
                 let identity = try context.requireIdentity()
@@ -176,6 +191,7 @@ struct GatewayHarness: Sendable {
                         route POST /upload      echo auth=none
                         route POST /small       echo auth=none body=1k
                         route GET  /slow        echo auth=none timeout=200ms
+                        route GET  /events      echo auth=none stream=true
                         route GET  /down        down auth=none
                         \(routes)
                         """,

@@ -55,6 +55,27 @@ import Testing
         }
     }
 
+    /// Streams hold their upstream connection as long as the client listens: more of them than the shared pool's 64
+    /// connections are open at once, and an ordinary request to the same service is still answered.
+    @Test func openStreamsNeverHoldThePoolOtherRequestsWaitOn() async throws {
+        try await H.run { h in
+            var pool = HTTPClient.Configuration.internalCalls
+            pool.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 128)
+            try await TestSupport.withHTTPClient(configuration: pool) { http in
+                let streams = try await withThrowingTaskGroup(of: StreamReader.self) { group in
+                    for _ in 0..<80 { group.addTask { try await StreamReader.open(h.gateway.baseURL + "/events", token: nil, http: http) } }
+                    return try await group.reduce(into: [StreamReader]()) { $0.append($1) }
+                }
+                defer { for stream in streams { stream.close() } }
+                for stream in streams {
+                    #expect(try await stream.read(until: { $0.event == "open" }).count == 1)
+                }
+                let ordinary = try await h.gateway.execute(uri: "/open/while-streaming", method: .get)
+                #expect(ordinary.status == .ok)
+            }
+        }
+    }
+
     @Test func aDeadUpstreamIs502AndASlowOneIs504() async throws {
         try await H.run { h in
             expectError(try await h.gateway.execute(uri: "/down", method: .get), .badGateway, "upstream_unavailable")

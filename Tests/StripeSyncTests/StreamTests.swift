@@ -114,7 +114,7 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
     @Test func aClientOfAKilledReplicaMissesNothingOnAnother() async throws {
         try await TestSupport.withSandbox { _, stripe in
             func environment(port: Int) -> [String: String] {
-                var environment = Self.processEnvironment(port: port, stripe: stripe.baseURL)
+                var environment = TestSupport.stripeSyncProcessEnvironment(port: port, stripe: stripe.baseURL)
                 environment["SYNC_WORKERS"] = "0"
                 return environment
             }

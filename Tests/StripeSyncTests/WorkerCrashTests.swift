@@ -8,20 +8,6 @@ import Testing
 @testable import StripeSync
 
 extension StripeSyncIntegrationTests.SyncWorkerTests {
-    /// What a `stripe-sync` process needs to run against the test database and a sandbox.
-    static func processEnvironment(port: Int, stripe: String) -> [String: String] {
-        [
-            "DATABASE_URL": ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "",
-            "INTERNAL_SECRET": TestSupport.internalSecret,
-            "STRIPE_SECRET_KEY": "sk_test_platform",
-            "STRIPE_CLIENT_ID": "ca_test_platform",
-            "STRIPE_API_BASE": stripe,
-            "TOKEN_ENCRYPTION_KEY": TestSupport.tokenEncryptionKey,
-            "STRIPE_SYNC_PORT": String(port),
-            "LOG_LEVEL": "error",
-        ]
-    }
-
     /// A worker process killed with SIGKILL mid-sync: its lease runs out, another worker takes the job, and every
     /// object ends up in the cache exactly once.
     @Test func aKilledWorkersJobIsFinishedByAnother() async throws {
@@ -46,7 +32,7 @@ extension StripeSyncIntegrationTests.SyncWorkerTests {
                 )
             }
             let port = TestSupport.freePort()
-            var environment = Self.processEnvironment(port: port, stripe: stripe.baseURL)
+            var environment = TestSupport.stripeSyncProcessEnvironment(port: port, stripe: stripe.baseURL)
             environment["SYNC_JOB_LEASE_SECONDS"] = "2"
             let first = try await ServiceProcess(product: "stripe-sync", arguments: ["worker"], port: port, environment: environment)
             try await TestSupport.eventually("the sync to be under way") { try await Self.cached("customers_cache", account: account) > 0 }

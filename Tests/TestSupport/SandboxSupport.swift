@@ -18,8 +18,11 @@ extension TestSupport {
     }
 
     /// An HTTP client that is shut down after `body`, whatever happens.
-    public static func withHTTPClient<Value: Sendable>(_ body: (HTTPClient) async throws -> Value) async throws -> Value {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .internalCalls)
+    public static func withHTTPClient<Value: Sendable>(
+        configuration: HTTPClient.Configuration = .internalCalls,
+        _ body: (HTTPClient) async throws -> Value
+    ) async throws -> Value {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         do {
             let value = try await body(http)
             try await http.shutdown()

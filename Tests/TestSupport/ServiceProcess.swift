@@ -32,7 +32,22 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
-    public var processIdentifier: Int32 { process.processIdentifier }
+
+    /// A `/proc/<pid>/status` memory figure in kilobytes: `VmRSS` (resident now) or `VmHWM` (resident at its peak).
+    public func memoryKilobytes(_ field: String) -> Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix(field + ":") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    /// User plus system time so far, from `/proc/<pid>/stat` (fields 14 and 15, in clock ticks).
+    public var cpuSeconds: Double {
+        let stat = (try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8)) ?? ""
+        // The command name, in parentheses, may hold spaces: count fields after its closing one.
+        let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
 
     /// SIGKILL: no graceful shutdown, in-flight work is simply lost.
     public func kill() async throws {
@@ -59,4 +74,20 @@ public final class ServiceProcess: @unchecked Sendable {
 public struct ProcessExited: Error, CustomStringConvertible {
     public let product: String
     public var description: String { "\(product) exited before it was ready" }
+}
+
+extension TestSupport {
+    /// What a `stripe-sync` process needs to run against the test database and a sandbox at `stripe`.
+    public static func stripeSyncProcessEnvironment(port: Int, stripe: String) -> [String: String] {
+        [
+            "DATABASE_URL": ProcessInfo.processInfo.environment["DATABASE_URL"] ?? "",
+            "INTERNAL_SECRET": internalSecret,
+            "STRIPE_SECRET_KEY": "sk_test_platform",
+            "STRIPE_CLIENT_ID": "ca_test_platform",
+            "STRIPE_API_BASE": stripe,
+            "TOKEN_ENCRYPTION_KEY": tokenEncryptionKey,
+            "STRIPE_SYNC_PORT": String(port),
+            "LOG_LEVEL": "error",
+        ]
+    }
 }

@@ -17,10 +17,10 @@ public struct StreamReader: Sendable {
     /// Hangs up, as a browser leaving the page does.
     public func close() { continuation.finish() }
 
-    /// Opens the stream; `lastEventID` is sent as `Last-Event-ID`.
-    public static func open(_ url: String, token: String, lastEventID: Int64? = nil, http: HTTPClient) async throws -> StreamReader {
+    /// Opens the stream, signed in with `token` when one is given; `lastEventID` is sent as `Last-Event-ID`.
+    public static func open(_ url: String, token: String?, lastEventID: Int64? = nil, http: HTTPClient) async throws -> StreamReader {
         var request = HTTPClientRequest(url: url)
-        request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         request.headers.add(name: "Accept", value: "text/event-stream")
         if let lastEventID { request.headers.add(name: "Last-Event-ID", value: String(lastEventID)) }
         let response = try await http.execute(request, timeout: .seconds(10))

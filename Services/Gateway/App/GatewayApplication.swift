@@ -21,6 +21,8 @@ public struct GatewaySettings: Sendable {
     /// How old the last good JWKS may grow while its server is down before RS256/ES256 tokens are refused.
     public var jwksMaxStaleness: Duration = .seconds(3600)
     public var readinessTimeout: Duration = .seconds(2)
+    /// Upstream connections `stream=true` routes may hold open to one service at once (`GATEWAY_MAX_STREAMS`).
+    public var maxStreams = 10_000
     /// `/metrics` is served on its own listener, never on the public port (`GATEWAY_METRICS_HOST`, `GATEWAY_METRICS_PORT`).
     public var metricsHost = "127.0.0.1"
     public var metricsPort = 9090
@@ -68,6 +70,7 @@ public struct GatewaySettings: Sendable {
         )
         settings.logLevel = try environment.logLevel()
         settings.jwksMaxStaleness = .seconds(try environment.integer("JWT_JWKS_MAX_STALENESS_SECONDS", default: 3600, in: 60...604_800))
+        settings.maxStreams = try environment.integer("GATEWAY_MAX_STREAMS", default: settings.maxStreams, in: 1...1_000_000)
         settings.metricsHost = environment.optional("GATEWAY_METRICS_HOST") ?? settings.metricsHost
         settings.metricsPort = try environment.integer("GATEWAY_METRICS_PORT", default: settings.metricsPort, in: 0...65535)
         if let text = environment.optional("GATEWAY_AUTH_FAILURE_LIMIT") {
@@ -108,6 +111,9 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
     httpConfiguration.timeout = .init(connect: .seconds(1), read: nil)
     httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
     let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+    // Each open stream holds its upstream connection for as long as the client stays.
+    httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maxStreams)
+    let streams = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
     let tokens = await IdentityTokens(secret: settings.internalSecret)
     let upstreams = Dictionary(uniqueKeysWithValues: settings.config.services.map { ($0.name, $0.url) })
     let jwks = settings.jwksURL.map { JWKSCache(url: $0, http: http, maxStaleness: settings.jwksMaxStaleness) }
@@ -152,7 +158,8 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
             authFailureLimit: settings.authFailureLimit,
             clock: settings.clock,
             tokens: tokens,
-            http: http
+            http: http,
+            streams: streams
         )
     )
     if let frontend = settings.config.frontend {
@@ -164,7 +171,7 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
         configuration: .init(address: .hostname(settings.config.listenHost, port: settings.config.listenPort), serverName: "gateway"),
         logger: logger
     )
-    app.addServices(HTTPClientService(client: http), metricsListener(settings, metrics: metrics, logger: logger))
+    app.addServices(HTTPClientService(client: http), HTTPClientService(client: streams), metricsListener(settings, metrics: metrics, logger: logger))
     return app
 }
 

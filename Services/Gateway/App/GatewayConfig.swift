@@ -30,6 +30,9 @@ public struct GatewayConfig: Sendable, Equatable {
         public var timeout: Duration?
         /// The only cookies the upstream is sent (every other one is stripped, as credentials are).
         public var forwardedCookies: [String] = []
+        /// A long-lived answer (Server-Sent Events): relayed on connections of its own, so that a thousand open
+        /// streams never hold the upstream pool that every other request waits on.
+        public var isStream = false
 
         public var label: String { "\(method?.rawValue ?? "*") \(pattern.text)" }
     }
@@ -134,7 +137,7 @@ extension GatewayConfig {
     static func parseRoute(_ words: [String], line: Int, file: String, config: GatewayConfig) throws -> Route {
         func fail(_ message: String) -> GatewayConfigError { GatewayConfigError(file: file, line: line, message: message) }
         guard words.count >= 4 else {
-            throw fail("expected: route METHOD PATH SERVICE auth=SCHEME [limit=N/unit] [body=SIZE] [timeout=DURATION] [cookies=NAME,…]")
+            throw fail("expected: route METHOD PATH SERVICE auth=SCHEME [limit=N/unit] [body=SIZE] [timeout=DURATION] [cookies=NAME,…] [stream=true]")
         }
         let method: HTTPRequest.Method?
         if words[0] == "*" {
@@ -180,8 +183,11 @@ extension GatewayConfig {
                     throw fail("cookies must name cookies separated by commas, got \"\(pair[1])\"")
                 }
                 route.forwardedCookies = names
+            case "stream":
+                guard let flag = Bool(pair[1]) else { throw fail("stream must be true or false, got \"\(pair[1])\"") }
+                route.isStream = flag
             default:
-                throw fail("unknown option \"\(pair[0])\" (expected auth, limit, body, timeout or cookies)")
+                throw fail("unknown option \"\(pair[0])\" (expected auth, limit, body, timeout, cookies or stream)")
             }
         }
         guard let auth else { throw fail("every route names its auth scheme: add auth=none if it is public") }

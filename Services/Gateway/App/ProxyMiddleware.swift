@@ -23,6 +23,8 @@ struct ProxyMiddleware: RouterMiddleware {
     let clock: @Sendable () -> Int64
     let tokens: IdentityTokens
     let http: HTTPClient
+    /// For `stream=true` routes, whose answers hold a connection as long as the client listens.
+    let streams: HTTPClient
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let route: GatewayConfig.Route
@@ -130,7 +132,10 @@ struct ProxyMiddleware: RouterMiddleware {
 
         let upstreamResponse: HTTPClientResponse
         do {
-            upstreamResponse = try await http.execute(outbound, timeout: TimeAmount(route.timeout ?? GatewayConfig.defaultTimeout))
+            upstreamResponse = try await (route.isStream ? streams : http).execute(
+                outbound,
+                timeout: TimeAmount(route.timeout ?? GatewayConfig.defaultTimeout)
+            )
         } catch {
             await upload?.release()
             switch error {
