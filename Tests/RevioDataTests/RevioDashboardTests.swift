@@ -10,7 +10,7 @@ import Testing
 
 @testable import RevioData
 
-/// revio-data behind the real gateway.conf, reading the sandbox's Revio (1,000 customers). Serialized: the tests
+/// revio-data behind the real gateway.conf, reading the sandbox's Revio (400 customers). Serialized: the tests
 /// share the one cache row.
 @Suite(.serialized) struct RevioDashboardTests {
     struct Harness: Sendable {
@@ -38,6 +38,11 @@ import Testing
         var customerListCalls: Int { sandbox.faults.requests.filter { $0.path == "/revio/customers" }.count }
     }
 
+    /// Enough for Revio's paging (pages of 200) and every group, few enough that a cold fetch (three calls per
+    /// customer) stays well inside the test client's 20 s while the other suites run beside it.
+    static let customers = 400
+    static let customerPages = 2
+
     static func run(apiKey: String? = "revio_sandbox_key", timeout: Duration = .seconds(5), _ test: @Sendable (Harness) async throws -> Void)
         async throws
     {
@@ -45,7 +50,9 @@ import Testing
             try await RevioDataService.descriptor.migrationRunner.run(on: client, logger: TestSupport.logger)
             try await client.query("DELETE FROM revio.dataset_cache", logger: TestSupport.logger)
         }
-        try await TestSupport.withSandbox { sandbox, revio in
+        var sandboxSettings = SandboxSettings()
+        sandboxSettings.revioCustomers = customers
+        try await TestSupport.withSandbox(sandboxSettings) { sandbox, revio in
             var settings = RevioSettings(apiURL: revio.baseURL + "/revio", apiKey: apiKey)
             settings.timeout = timeout
             settings.concurrency = 16
@@ -69,7 +76,7 @@ import Testing
             let revio = h.sandbox.revio
             let all = try await h.dashboard(#"{"dataType": "all", "per_page": 200}"#)
             #expect(all.success && all.source == "live" && !all.stale)
-            #expect(all.data.pagination.totalCustomers == 1_000)
+            #expect(all.data.pagination.totalCustomers == Self.customers)
 
             // The expected numbers, computed here from the sandbox's records, in the seed's words.
             func ticketStatus(_ id: String) -> String? {
@@ -100,7 +107,7 @@ import Testing
             let states = revio.customers.map { revio.subscriptions[$0.id]?.status ?? "active" }
             #expect(all.data.subscriptions.active == states.filter { $0 == "active" || $0 == "past_due" }.count)
             #expect(all.data.subscriptions.trial == states.filter { $0 == "trialing" }.count)
-            #expect(all.data.subscriptions.churned == 1_000 - all.data.subscriptions.active - all.data.subscriptions.trial)
+            #expect(all.data.subscriptions.churned == Self.customers - all.data.subscriptions.active - all.data.subscriptions.trial)
 
             let shown = revio.transactions.filter { ["payment", "support_call", "plan_change"].contains($0.type) }
             let newest = shown.sorted { ($0.createdAt, $0.id) > ($1.createdAt, $1.id) }.prefix(50)
@@ -111,7 +118,7 @@ import Testing
             #expect(onlySLA.data.customersByTicket.isEmpty && onlySLA.data.customersByRevenue.isEmpty)
             #expect(onlySLA.data.subscriptions == RevioGrouping.SubscriptionCounts())
             #expect(onlySLA.data.customersBySLA.map(\.count) == all.data.customersBySLA.map(\.count))
-            #expect(h.customerListCalls == 5, "1,000 customers in pages of 200, fetched once for both requests")
+            #expect(h.customerListCalls == Self.customerPages, "the customers in pages of 200, fetched once for both requests")
         }
     }
 
@@ -167,7 +174,7 @@ import Testing
                 }
                 for try await status in group { #expect(status == .ok) }
             }
-            #expect(h.sandbox.faults.requests.filter { $0.path == "/revio/customers" }.count == 5)
+            #expect(h.sandbox.faults.requests.filter { $0.path == "/revio/customers" }.count == Self.customerPages)
             #expect(h.sandbox.faults.requests.filter { $0.path == "/revio/analytics/revenue" }.count == 1)
 
             try await Self.expire()
