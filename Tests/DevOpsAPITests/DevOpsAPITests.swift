@@ -154,10 +154,12 @@ import Testing
             let now = ISO8601DateFormatter().string(from: Date())
             let deployment =
                 #"{"event_type":"deployment","data":{"environment":"production","version":"2.7.1","status":"success","deployTime":"95s","timestamp":"\#(now)"}}"#
-            #expect(try await h.webhook(deployment, key: key.key).status == .accepted)
+            let deployed = try await h.webhook(deployment, key: key.key)
+            #expect(deployed.status == .accepted, "\(String(buffer: deployed.body))")
             let alert =
                 #"{"event_type":"alert","data":{"severity":"critical","message":"error rate above 5%","details":{"service":"api"},"timestamp":"\#(now)"}}"#
-            #expect(try await h.webhook(alert, key: key.key).status == .accepted)
+            let alerted = try await h.webhook(alert, key: key.key)
+            #expect(alerted.status == .accepted, "\(String(buffer: alerted.body))")
 
             #expect(try await h.webhook(deployment, key: key.key, secret: "somebody-elses-secret-0123456789abcd").status == .unauthorized)
             let old = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-600))

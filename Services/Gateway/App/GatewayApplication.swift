@@ -109,11 +109,14 @@ public func buildGateway(_ settings: GatewaySettings, metrics: HTTPMetrics = HTT
     }()
     var httpConfiguration = HTTPClient.Configuration.internalCalls
     httpConfiguration.timeout = .init(connect: .seconds(1), read: nil)
-    httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
-    let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+    func client(connectionsPerHost: Int) -> HTTPClient {
+        var configuration = httpConfiguration
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+    let http = client(connectionsPerHost: 64)
     // Each open stream holds its upstream connection for as long as the client stays.
-    httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.maxStreams)
-    let streams = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+    let streams = client(connectionsPerHost: settings.maxStreams)
     let tokens = await IdentityTokens(secret: settings.internalSecret)
     let upstreams = Dictionary(uniqueKeysWithValues: settings.config.services.map { ($0.name, $0.url) })
     let jwks = settings.jwksURL.map { JWKSCache(url: $0, http: http, maxStaleness: settings.jwksMaxStaleness) }

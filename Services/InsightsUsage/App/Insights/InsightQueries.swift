@@ -10,8 +10,12 @@ enum InsightQueries {
     static let columns = "id, connection_id, created_at, engine, model, fallback_reason, narrative::text, report::text"
 
     /// The user's insight made under this idempotency key, if any.
-    static func find(userID: String, idempotencyKey: String, on connection: PostgresConnection, logger: Logger) async throws -> InsightRoutes.Insight?
-    {
+    static func find(
+        userID: String,
+        idempotencyKey: String,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws -> InsightRoutes.Insight? {
         try await first(
             try await connection.query(
                 "SELECT \(unescaped: columns) FROM usage.insights WHERE user_id = \(userID) AND idempotency_key = \(idempotencyKey)",
@@ -68,9 +72,13 @@ enum InsightQueries {
     }
 
     /// The user's insights on one connection, newest first.
-    static func history(userID: String, connectionID: UUID, limit: Int, postgres: PostgresClient, logger: Logger) async throws -> [InsightRoutes
-        .Insight]
-    {
+    static func history(
+        userID: String,
+        connectionID: UUID,
+        limit: Int,
+        postgres: PostgresClient,
+        logger: Logger
+    ) async throws -> [InsightRoutes.Insight] {
         try await all(
             try await postgres.query(
                 """
