@@ -15,8 +15,9 @@ public struct GatewaySettings: Sendable {
     public var secrets: [String: String]
     public var cors: CORSPolicy
     public var logLevel: Logger.Level = .info
-    /// How long devops-api may take to check a key before the request is 503 (a lookup happens once per key per TTL).
-    public var apiKeyLookupTimeout: Duration = .seconds(1)
+    /// How long devops-api may take to check a key before the request is 503 (a lookup happens once per key per TTL,
+    /// and a first one may wait for devops-api's database connection; `GATEWAY_API_KEY_TIMEOUT_MS`).
+    public var apiKeyLookupTimeout: Duration = .seconds(5)
     public var apiKeyCacheTTL: Duration = .seconds(10)
     /// How old the last good JWKS may grow while its server is down before RS256/ES256 tokens are refused.
     public var jwksMaxStaleness: Duration = .seconds(3600)
@@ -71,6 +72,7 @@ public struct GatewaySettings: Sendable {
         settings.logLevel = try environment.logLevel()
         settings.jwksMaxStaleness = .seconds(try environment.integer("JWT_JWKS_MAX_STALENESS_SECONDS", default: 3600, in: 60...604_800))
         settings.maxStreams = try environment.integer("GATEWAY_MAX_STREAMS", default: settings.maxStreams, in: 1...1_000_000)
+        settings.apiKeyLookupTimeout = .milliseconds(try environment.integer("GATEWAY_API_KEY_TIMEOUT_MS", default: 5000, in: 100...60_000))
         settings.metricsHost = environment.optional("GATEWAY_METRICS_HOST") ?? settings.metricsHost
         settings.metricsPort = try environment.integer("GATEWAY_METRICS_PORT", default: settings.metricsPort, in: 0...65535)
         if let text = environment.optional("GATEWAY_AUTH_FAILURE_LIMIT") {

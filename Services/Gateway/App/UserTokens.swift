@@ -144,6 +144,8 @@ public actor JWKSCache {
     private var retryAfter: ContinuousClock.Instant?
     private var consecutiveFailures = 0
     private var inFlight: Task<Void, Never>?
+    /// Whether a fetch is running; its outcome (keys or backoff) is recorded before this turns false.
+    var isFetching: Bool { inFlight != nil }
 
     public init(
         url: String,
