@@ -53,6 +53,7 @@ fi
 grep -q '^TOKEN_ENCRYPTION_KEY=' .env || echo "TOKEN_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> .env
 grep -q '^DEVOPS_WEBHOOK_SECRET=' .env || echo "DEVOPS_WEBHOOK_SECRET=$(secret)" >> .env
 grep -q '^STRIPE_CONNECT_WEBHOOK_SECRET=' .env || echo "STRIPE_CONNECT_WEBHOOK_SECRET=whsec_$(secret)" >> .env
+grep -q '^OPS_ENCRYPTION_KEY=' .env || echo "OPS_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> .env
 set -a
 # shellcheck disable=SC1091
 . ./.env
@@ -121,6 +122,19 @@ done
 curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null || { echo "not ready; see $LOGS/"; stop_all; exit 1; }
 
 token=$("$BIN/gateway" token --sub 00000000-0000-0000-0000-000000000001 --email admin@revmesh.local --admin --ttl 86400)
+
+# With the sandbox running, the monitors watch its fakes (once: a second run finds them registered).
+if [ -n "$need_sandbox" ]; then
+  for integration in \
+    '{"kind":"n8n","name":"sandbox n8n","base_url":"'"$sandbox_url"'","credentials":{"api_key":"n8n_sandbox_key"},"poll_seconds":300}' \
+    '{"kind":"retell","name":"sandbox Retell","base_url":"'"$sandbox_url"'","credentials":{"api_key":"retell_sandbox_key"},"poll_seconds":300}' \
+    '{"kind":"digitalocean","name":"sandbox DigitalOcean","base_url":"'"$sandbox_url"'","credentials":{"token":"do_sandbox_token"},"poll_seconds":300}' \
+    '{"kind":"supabase","name":"sandbox Supabase","base_url":"'"$sandbox_url"'","credentials":{"access_token":"sbp_sandbox_token","service_role_key":"supabase_sandbox_service_key"},"config":{"project_ref":"sandboxproject","project_url":"'"$sandbox_url"'"},"poll_seconds":300}'; do
+    curl -s -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
+      --data "$integration" "http://127.0.0.1:$port/api/ops/integrations" || true
+  done
+  echo "monitors: the sandbox's n8n, Retell, DigitalOcean and Supabase are watched (GET /api/ops/overview)"
+fi
 cat <<MSG
 
 Revmesh is running at http://localhost:$port  (logs in $LOGS/, Ctrl-C stops everything)

@@ -20,6 +20,9 @@ struct DevOpsHarness: Sendable {
     let stripe: any TestClientProtocol
     let sandbox: Sandbox
 
+    /// Where the sandbox's fakes of the monitored systems answer.
+    var sandboxURL: String { stripe.baseURL }
+
     static func run(_ test: @Sendable (DevOpsHarness) async throws -> Void) async throws {
         try await TestSupport.withSandbox { sandbox, stripe in
             let billingSettings = BillingSettings(
@@ -57,6 +60,9 @@ struct DevOpsHarness: Sendable {
         try await TestSupport.withGatewayAndMetrics(services: services) { gateway, metricsURL in
             var settings = DevOpsSettings(billingURL: billingURL, gatewayMetricsURL: metricsURL, webhookSecret: webhookSecret)
             settings.usageFlushInterval = .milliseconds(100)
+            settings.opsCipher = SecretCipher(currentKeyID: "k1", keys: ["k1": SymmetricKey(data: Data(repeating: 7, count: 32))])
+            // Checks run when a test asks (`…/check`); the scheduler is tested with processes of its own.
+            settings.monitorWorkers = 0
             var configuration = try TestSupport.serviceConfiguration()
             configuration.port = devopsPort
             let devops = await DevOpsAPIService.buildApplication(configuration, settings: settings)

@@ -96,6 +96,8 @@ extension ConnectedAccountData {
             )
         }
 
+        // Every account shows a reactivation, whatever its seed: the first churner who can come back does.
+        var someoneCameBack = false
         for index in 0..<count {
             let customerID = String(format: "cus_biz%06d", index)
             let joined = today - (10 + random.next(170)) * day - random.next(day)
@@ -196,7 +198,8 @@ extension ConnectedAccountData {
                 subscription.endedAt = period
                 data.subscriptions.append(subscription)
                 // A third come back later, on a new subscription.
-                if random.next(3) == 0, period + 20 * day < today {
+                if random.next(3) == 0 || !someoneCameBack, period + 20 * day < today {
+                    someoneCameBack = true
                     var back = subscription
                     back.id += "_back"
                     back.status = .active

@@ -57,6 +57,8 @@ public struct RecordedRequest: Codable, Sendable {
     public var body: String
     /// The fault applied to it, if any.
     public var faulted: Bool
+    /// When it arrived, so a test can measure the waits between a client's calls.
+    public var receivedAt: Date
 
     /// A header by name, in any case.
     public func header(_ name: String) -> String? { headers[name.lowercased()] }
@@ -118,7 +120,8 @@ struct FaultMiddleware<Context: RequestContext>: RouterMiddleware {
                 query: request.uri.query?.removingPercentEncoding,
                 headers: Dictionary(request.headers.map { ($0.name.canonicalName, $0.value) }, uniquingKeysWith: { first, _ in first }),
                 body: String(buffer: body),
-                faulted: fault != nil
+                faulted: fault != nil,
+                receivedAt: Date()
             )
         )
         guard let fault else { return try await next(request, context) }

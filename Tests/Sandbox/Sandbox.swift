@@ -21,6 +21,12 @@ public struct SandboxSettings: Sendable {
     public var crmAPIKey = "crm_sandbox_key"
     public var revioAPIKey = "revio_sandbox_key"
     public var openAIAPIKey = "openai_sandbox_key"
+    /// The monitored systems' credentials, each with generated data behind it.
+    public var n8nAPIKey = "n8n_sandbox_key"
+    public var digitalOceanToken = "do_sandbox_token"
+    public var retellAPIKey = "retell_sandbox_key"
+    public var supabaseAccessToken = "sbp_sandbox_token"
+    public var supabaseServiceRoleKey = "supabase_sandbox_service_key"
     /// The size and seed of the generated Revio customer base.
     public var revioCustomers = 1_000
     public var revioSeed: UInt64 = 7
@@ -42,6 +48,11 @@ public struct SandboxSettings: Sendable {
         settings.crmAPIKey = environment.optional("SANDBOX_CRM_API_KEY") ?? settings.crmAPIKey
         settings.revioAPIKey = environment.optional("SANDBOX_REVIO_API_KEY") ?? settings.revioAPIKey
         settings.openAIAPIKey = environment.optional("SANDBOX_OPENAI_API_KEY") ?? settings.openAIAPIKey
+        settings.n8nAPIKey = environment.optional("SANDBOX_N8N_API_KEY") ?? settings.n8nAPIKey
+        settings.digitalOceanToken = environment.optional("SANDBOX_DIGITALOCEAN_TOKEN") ?? settings.digitalOceanToken
+        settings.retellAPIKey = environment.optional("SANDBOX_RETELL_API_KEY") ?? settings.retellAPIKey
+        settings.supabaseAccessToken = environment.optional("SANDBOX_SUPABASE_ACCESS_TOKEN") ?? settings.supabaseAccessToken
+        settings.supabaseServiceRoleKey = environment.optional("SANDBOX_SUPABASE_SERVICE_ROLE_KEY") ?? settings.supabaseServiceRoleKey
         settings.revioCustomers = try environment.integer("SANDBOX_REVIO_CUSTOMERS", default: 1_000, in: 0...1_000_000)
         settings.logLevel = try environment.logLevel()
         if let account = environment.optional("SANDBOX_CONNECT_ACCOUNT") {
@@ -63,6 +74,10 @@ public struct Sandbox: Sendable {
     public let revio: RevioFake
     public let openAI: OpenAIFake
     public let connect: ConnectFake
+    public let n8n = N8nFake()
+    public let digitalOcean = DigitalOceanFake()
+    public let retell = RetellFake()
+    public let supabase = SupabaseFake()
     let http: HTTPClient
     let settings: SandboxSettings
 
@@ -80,6 +95,13 @@ public struct Sandbox: Sendable {
         revio = RevioFake(size: settings.revioCustomers, seed: settings.revioSeed, apiKey: settings.revioAPIKey)
         openAI = OpenAIFake(apiKey: settings.openAIAPIKey)
         connect = ConnectFake(http: http, webhookURL: settings.connectWebhookURL, webhookSecret: settings.connectWebhookSecret)
+        n8n.setInstance(apiKey: settings.n8nAPIKey, .generate(workflows: 8, executions: 1_500, hours: 48, now: Date(), seed: 1))
+        digitalOcean.setAccount(token: settings.digitalOceanToken, .generate(droplets: 4, seed: 1))
+        retell.setAccount(apiKey: settings.retellAPIKey, .generate(calls: 600, hours: 48, now: Date(), seed: 1))
+        supabase.setProject(
+            ref: "sandboxproject",
+            .init(accessToken: settings.supabaseAccessToken, serviceRoleKey: settings.supabaseServiceRoleKey)
+        )
         if let account = settings.connectAccount {
             connect.addAccount(id: account.id, name: "Generated \(account.id)", currency: "usd")
             connect.setData(
@@ -123,6 +145,10 @@ public struct Sandbox: Sendable {
         revio.addRoutes(to: router)
         openAI.addRoutes(to: router)
         connect.addRoutes(to: router)
+        n8n.addRoutes(to: router)
+        digitalOcean.addRoutes(to: router)
+        retell.addRoutes(to: router)
+        supabase.addRoutes(to: router)
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "sandbox"),

@@ -26,7 +26,7 @@ struct ConnectHarness: Sendable {
                 stripeAPIBase: stripe.baseURL,
                 connectBase: stripe.baseURL,
                 appURL: appURL,
-                cipher: TokenCipher(currentKeyID: "k1", keys: ["k1": SymmetricKey(data: Data(repeating: 9, count: 32))]),
+                cipher: SecretCipher(currentKeyID: "k1", keys: ["k1": SymmetricKey(data: Data(repeating: 9, count: 32))]),
                 stateKey: SymmetricKey(data: Data(repeating: 8, count: 32))
             )
             settings.workers = workers

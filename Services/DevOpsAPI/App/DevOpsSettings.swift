@@ -10,6 +10,12 @@ public struct DevOpsSettings: Sendable {
     public var usageFlushInterval: Duration = .seconds(5)
     /// Amounts in the sync endpoints are reported in this currency.
     public var reportingCurrency = "usd"
+    /// Seals monitored integrations' credentials (`OPS_ENCRYPTION_KEY`); without it the monitors accept none.
+    public var opsCipher: SecretCipher?
+    /// Workers of this replica that poll integrations (`OPS_MONITOR_WORKERS`; 0 leaves the polling to others).
+    public var monitorWorkers = 2
+    /// How often an idle monitor worker looks for a due integration (`OPS_MONITOR_TICK_MS`).
+    public var monitorTick: Duration = .seconds(5)
 
     public init(billingURL: String, gatewayMetricsURL: String, webhookSecret: String?) {
         self.billingURL = billingURL
@@ -26,6 +32,11 @@ public struct DevOpsSettings: Sendable {
         )
         settings.usageFlushInterval = .seconds(try environment.integer("DEVOPS_USAGE_FLUSH_SECONDS", default: 5, in: 1...300))
         settings.reportingCurrency = (environment.optional("DEVOPS_REPORTING_CURRENCY") ?? "usd").lowercased()
+        if environment.optional("OPS_ENCRYPTION_KEY") != nil {
+            settings.opsCipher = try SecretCipher.load(from: environment, prefix: "OPS_ENCRYPTION")
+        }
+        settings.monitorWorkers = try environment.integer("OPS_MONITOR_WORKERS", default: 2, in: 0...16)
+        settings.monitorTick = .milliseconds(try environment.integer("OPS_MONITOR_TICK_MS", default: 5_000, in: 50...60_000))
         return settings
     }
 }

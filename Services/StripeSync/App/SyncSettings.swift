@@ -22,7 +22,7 @@ public struct SyncSettings: Sendable {
     public var ratePerAccount = 20
     /// The live stream's limits (`STREAM_MAX_CONNECTIONS`, `STREAM_MAX_PER_USER`).
     public var streamLimits = StreamHub.Limits()
-    let cipher: TokenCipher
+    let cipher: SecretCipher
     /// Signs OAuth states.
     let stateKey: SymmetricKey
 
@@ -44,7 +44,7 @@ public struct SyncSettings: Sendable {
             stripeAPIBase: try environment.url("STRIPE_API_BASE", default: StripeClient.defaultAPIBase),
             connectBase: try environment.url("STRIPE_CONNECT_BASE", default: defaultConnectBase),
             appURL: try environment.url("APP_URL", default: "http://localhost:8080"),
-            cipher: try TokenCipher.load(from: environment),
+            cipher: try SecretCipher.load(from: environment, prefix: "TOKEN_ENCRYPTION"),
             stateKey: SymmetricKey(data: SHA256.hash(data: Data(("connect-state:" + internalSecret).utf8)))
         )
         settings.workers = try environment.integer("SYNC_WORKERS", default: 1, in: 0...64)
@@ -62,7 +62,7 @@ public struct SyncSettings: Sendable {
         stripeAPIBase: String,
         connectBase: String,
         appURL: String,
-        cipher: TokenCipher,
+        cipher: SecretCipher,
         stateKey: SymmetricKey
     ) {
         self.stripeSecretKey = stripeSecretKey
