@@ -59,6 +59,7 @@ var targets: [Target] = [
             "StripeKit",
             "RevioData",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ],
         path: "Tests/Sandbox"
@@ -177,7 +178,7 @@ for service in services {
             name: service.module,
             dependencies: [
                 serviceKit, "PlanKit", "Contracts", "RevenueMath", "StripeKit", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Prometheus", package: "swift-prometheus"), .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "Services/\(service.folder)/App"
         )

@@ -54,6 +54,7 @@ grep -q '^TOKEN_ENCRYPTION_KEY=' .env || echo "TOKEN_ENCRYPTION_KEY=$(head -c 32
 grep -q '^DEVOPS_WEBHOOK_SECRET=' .env || echo "DEVOPS_WEBHOOK_SECRET=$(secret)" >> .env
 grep -q '^STRIPE_CONNECT_WEBHOOK_SECRET=' .env || echo "STRIPE_CONNECT_WEBHOOK_SECRET=whsec_$(secret)" >> .env
 grep -q '^OPS_ENCRYPTION_KEY=' .env || echo "OPS_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)" >> .env
+grep -q '^GCP_BUDGET_PUSH_TOKEN=' .env || echo "GCP_BUDGET_PUSH_TOKEN=$(secret)" >> .env
 set -a
 # shellcheck disable=SC1091
 . ./.env
@@ -123,17 +124,26 @@ curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null || { echo "not ready;
 
 token=$("$BIN/gateway" token --sub 00000000-0000-0000-0000-000000000001 --email admin@revmesh.local --admin --ttl 86400)
 
-# With the sandbox running, the monitors watch its fakes (once: a second run finds them registered).
+# With the sandbox running, the monitors watch its fakes of each provider. A sandbox makes new Vonage and Google keys
+# each start, so integrations a previous run registered get the current credentials.
 if [ -n "$need_sandbox" ]; then
-  for integration in \
-    '{"kind":"n8n","name":"sandbox n8n","base_url":"'"$sandbox_url"'","credentials":{"api_key":"n8n_sandbox_key"},"poll_seconds":300}' \
-    '{"kind":"retell","name":"sandbox Retell","base_url":"'"$sandbox_url"'","credentials":{"api_key":"retell_sandbox_key"},"poll_seconds":300}' \
-    '{"kind":"digitalocean","name":"sandbox DigitalOcean","base_url":"'"$sandbox_url"'","credentials":{"token":"do_sandbox_token"},"poll_seconds":300}' \
-    '{"kind":"supabase","name":"sandbox Supabase","base_url":"'"$sandbox_url"'","credentials":{"access_token":"sbp_sandbox_token","service_role_key":"supabase_sandbox_service_key"},"config":{"project_ref":"sandboxproject","project_url":"'"$sandbox_url"'"},"poll_seconds":300}'; do
-    curl -s -o /dev/null -X POST -H "Authorization: Bearer $token" -H 'Content-Type: application/json' \
-      --data "$integration" "http://127.0.0.1:$port/api/ops/integrations" || true
-  done
-  echo "monitors: the sandbox's n8n, Retell, DigitalOcean and Supabase are watched (GET /api/ops/overview)"
+  SANDBOX_URL="$sandbox_url" GATEWAY_URL="http://127.0.0.1:$port" ADMIN_TOKEN="$token" python3 - <<'PY' || echo "monitors: registration failed; see $LOGS/devops-api.log"
+import json, os, urllib.request
+def call(method, url, body=None):
+    request = urllib.request.Request(url, method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": "Bearer " + os.environ["ADMIN_TOKEN"], "Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        return json.load(response) if response.status != 204 else None
+sandbox, gateway = os.environ["SANDBOX_URL"], os.environ["GATEWAY_URL"]
+wanted = call("GET", sandbox + "/_sandbox/monitors?base_url=" + sandbox)
+existing = {i["name"]: i["id"] for i in call("GET", gateway + "/api/ops/integrations")["integrations"]}
+for body in wanted:
+    if body["name"] in existing:
+        call("PATCH", gateway + "/api/ops/integrations/" + existing[body["name"]], {"credentials": body["credentials"], "config": body["config"]})
+    else:
+        call("POST", gateway + "/api/ops/integrations", body)
+print("monitors: the sandbox's " + ", ".join(b["kind"] for b in wanted) + " are watched (GET /api/ops/overview)")
+PY
 fi
 cat <<MSG
 

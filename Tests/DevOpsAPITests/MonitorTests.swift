@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -246,6 +247,236 @@ import Testing
             let failing = try await h.check(id)
             #expect(failing["outcome"] == "failed")
             #expect(failing["error"]?.string?.contains("db") == true)
+            try await h.deleteIntegration(id)
+        }
+    }
+
+    @Test func vonageCallsBalanceAndSMSFollowTheirDefinitionsAndAWrongKeyIsRefused() async throws {
+        try await DevOpsHarness.run { h in
+            let account = try VonageFake.Account.generate(calls: 260, messages: 120, hours: 30, now: Date(), seed: 21)
+            h.sandbox.vonage.addAccount(account)
+            func credentials(privateKey: String) -> [String: String] {
+                ["application_id": account.applicationID, "private_key": privateKey, "api_key": account.apiKey, "api_secret": account.apiSecret]
+            }
+            let config = #"{"rest_url":"\#(h.sandboxURL)","sms":true,"currency":"EUR"}"#
+            let id = try await h.createIntegration(kind: "vonage", credentials: credentials(privateKey: account.privateKeyPEM), config: config)
+            let report = try await h.check(id)
+            #expect(report["outcome"] == "ok", "\(report)")
+
+            let calls = h.sandbox.faults.requests.filter { $0.path == "/v1/calls" && ($0.query ?? "").contains("date_start") }
+            let parameters = MonitorExpectations.parameters(try #require(calls.first?.query))
+            let start = try #require(parameters["date_start"].flatMap(ProviderJSON.parseDate))
+            let end = try #require(parameters["date_end"].flatMap(ProviderJSON.parseDate))
+            let counted = account.calls.filter { $0.start >= start && $0.start <= end }
+            let ended = counted.filter { VonageMetrics.ended.contains($0.status) }
+            let completed = ended.filter { $0.status == "completed" }
+            let summary = try #require(report["integration"]?["summary"])
+            #expect(summary["calls"]?.decimal == Decimal(ended.count))
+            #expect(summary["call_success_rate"]?.decimal == (Decimal(completed.count) / Decimal(ended.count)).rounded(4))
+            #expect(
+                summary["mean_duration_seconds"]?.decimal
+                    == (Decimal(completed.map(\.durationSeconds).reduce(0, +)) / Decimal(completed.count)).rounded(1)
+            )
+            let cost = counted.compactMap { Decimal(string: $0.price, locale: Locale(identifier: "en_US_POSIX")) }.reduce(0, +)
+            #expect(summary["cost"]?.string.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) } == cost, "the exact sum")
+            #expect(summary["cost_cents"]?.decimal == (cost * 100).rounded(0))
+            #expect(summary["balance_cents"]?.decimal == Decimal(string: account.balance)! * 100)
+            #expect(summary["currency"] == "eur")
+            #expect(calls.count == (counted.count + 99) / 100, "record_index paging, 100 a page")
+
+            let delivered = account.smsStatuses.filter { $0 == "delivered" }.count
+            let failed = account.smsStatuses.filter { ["failed", "expired", "rejected"].contains($0) }.count
+            #expect(summary["sms_delivery_rate"]?.decimal == (Decimal(delivered) / Decimal(delivered + failed)).rounded(4))
+            #expect(summary["sms_pending"]?.decimal == Decimal(account.smsStatuses.count - delivered - failed))
+            #expect(h.sandbox.faults.requests.filter { $0.path == "/v2/reports/records" }.count == 3, "TRUNCATED pages of 50 followed")
+
+            // Signed with another key: the JWT is refused, which is an authentication failure.
+            let wrong = try await h.createIntegration(kind: "vonage", credentials: credentials(privateKey: SandboxKeys.second), config: config)
+            #expect(try await h.check(wrong)["outcome"] == "auth_failed")
+            try await h.deleteIntegration(id)
+            try await h.deleteIntegration(wrong)
+        }
+    }
+
+    @Test func googleCloudExchangesItsServiceAccountJWTAndReadsCPUPerInstance() async throws {
+        try await DevOpsHarness.run { h in
+            let project = try h.sandbox.googleCloud.addProject(id: "revmesh-" + UUID().uuidString.lowercased().prefix(8), instances: 3)
+            let keyFile = h.sandbox.googleCloud.keyFile(for: project, tokenURL: h.sandboxURL + "/token")
+            let id = try await h.createIntegration(kind: "gcp", credentials: ["service_account": keyFile])
+            let report = try await h.check(id)
+            #expect(report["outcome"] == "ok", "\(report)")
+            let series = try #require(
+                h.sandbox.faults.requests.last { $0.path == "/v3/projects/\(project.id)/timeSeries" && ($0.query ?? "").contains("pageSize=500") }
+            )
+            #expect(series.header("authorization")?.hasPrefix("Bearer ya29.") == true, "the exchanged token, never the key")
+            let end = try #require(MonitorExpectations.parameters(series.query ?? "")["interval.endTime"].flatMap(ProviderJSON.parseDate))
+            let lastHour = Int64(end.timeIntervalSince1970 - 1) / 3600
+            let expected = project.instances.map { (GoogleCloudFake.utilization(instance: $0.id, hour: lastHour) * 100).rounded(2) }
+            let summary = try #require(report["integration"]?["summary"])
+            #expect(summary["instances"]?.decimal == 3)
+            #expect(summary["mean_cpu_percent"]?.decimal == (expected.reduce(0, +) / 3).rounded(2))
+            let busiest = summary["busiest"]?.items ?? []
+            for row in busiest {
+                let index = try #require(project.instances.firstIndex { $0.id == row["instance_id"]?.string })
+                #expect(row["cpu_percent"]?.decimal == expected[index])
+            }
+            #expect(busiest.compactMap { $0["cpu_percent"]?.decimal } == expected.sorted(by: >), "busiest first")
+
+            // A key the account does not have: the token endpoint refuses the grant.
+            var forged = try JSONDecoder().decode([String: String].self, from: Data(keyFile.utf8))
+            forged["private_key"] = SandboxKeys.second
+            let wrong = try await h.createIntegration(
+                kind: "gcp",
+                credentials: ["service_account": String(decoding: try JSONEncoder().encode(forged), as: UTF8.self)]
+            )
+            let refused = try await h.check(wrong)
+            #expect(refused["outcome"] == "auth_failed", "\(refused)")
+            try await h.deleteIntegration(id)
+            try await h.deleteIntegration(wrong)
+        }
+    }
+
+    @Test func budgetNotificationsKeepTheLatestOfEachBudgetAndACrossedThresholdIsAnAlert() async throws {
+        try await DevOpsHarness.run { h in
+            let budget = UUID().uuidString.lowercased()
+            func push(cost: String, threshold: String?, publishedAgo seconds: TimeInterval, messageID: String) -> String {
+                let notification =
+                    #"{"budgetDisplayName":"Production \#(budget.prefix(6))","costAmount":\#(cost),"costIntervalStart":"2026-12-01T08:00:00Z","#
+                    + #""budgetAmount":152.0,"budgetAmountType":"SPECIFIED_AMOUNT","currencyCode":"USD""#
+                    + (threshold.map { #","alertThresholdExceeded":\#($0)"# } ?? "") + "}"
+                let published = ISO8601DateFormatter().string(from: Date().addingTimeInterval(-seconds))
+                return #"{"message":{"data":"\#(Data(notification.utf8).base64EncodedString())","attributes":{"schemaVersion":"1.0","#
+                    + #""billingAccountId":"01D4EE-079462-DFD6EC","budgetId":"\#(budget)"},"messageId":"\#(messageID)","publishTime":"\#(published)"},"#
+                    + #""subscription":"projects/revmesh/subscriptions/budget-push"}"#
+            }
+            func send(_ body: String, token: String? = TestSupport.gcpBudgetPushToken) async throws -> TestResponse {
+                var headers: HTTPFields = [.contentType: "application/json"]
+                if let token { headers[.authorization] = "Bearer \(token)" }
+                return try await h.gateway.execute(uri: "/api/ops/gcp/budget", method: .post, headers: headers, body: ByteBuffer(string: body))
+            }
+            func stored() async throws -> JSONValue? {
+                try h.json(try await h.admin(.get, "/api/ops/overview"))["budgets"]?.items.first { $0["budget_id"]?.string == budget }
+            }
+            func alerts() async throws -> Int {
+                try await TestSupport.count("SELECT count(*)::int FROM devops.events WHERE payload->>'budget_id' = \(budget)")
+            }
+            let first = push(cost: "140.321", threshold: "0.9", publishedAgo: 60, messageID: "m1")
+            #expect(try await send(first).status == .noContent)
+            #expect(try await stored()?["cost_cents"]?.decimal == 14_032)
+            #expect(try await stored()?["budget_cents"]?.decimal == 15_200)
+            #expect(try await stored()?["currency"] == "usd")
+            #expect(try await alerts() == 1)
+            let status = try h.json(try await h.admin(.get, "/api/devops/status"))
+            #expect((status["openAlerts"]?.items ?? []).contains { ($0["message"]?.string ?? "").contains("passed 90%") })
+
+            #expect(try await send(first).status == .noContent, "a redelivery is acknowledged")
+            #expect(try await send(push(cost: "99.5", threshold: "0.5", publishedAgo: 600, messageID: "m0")).status == .noContent)
+            #expect(try await stored()?["cost_cents"]?.decimal == 14_032, "an older notification changes nothing")
+            #expect(try await alerts() == 1, "nor does a redelivery raise a second alert")
+            #expect(try await send(push(cost: "160", threshold: "1.0", publishedAgo: 0, messageID: "m2")).status == .noContent)
+            #expect(try await stored()?["cost_cents"]?.decimal == 16_000)
+            #expect(try await alerts() == 2, "the budget itself passed")
+
+            #expect(try await send(first, token: nil).status == .unauthorized)
+            #expect(try await send(first, token: "wrong").status == .unauthorized)
+            let garbled = #"{"message":{"data":"bm90IGpzb24=","attributes":{},"messageId":"x","publishTime":"yesterday"}}"#
+            let refused = try await send(garbled)
+            #expect(refused.status == .badRequest, "\(String(buffer: refused.body))")
+        }
+    }
+
+    @Test func retellWebhooksAreCheckedAgainstTheIntegrationsKeyAndBringTheNextCollectionForward() async throws {
+        try await DevOpsHarness.run { h in
+            let key = "retell-" + UUID().uuidString
+            h.sandbox.retell.setAccount(apiKey: key, .generate(calls: 10, hours: 24, now: Date(), seed: 12))
+            let id = try await h.createIntegration(kind: "retell", credentials: ["api_key": key])
+            #expect(try await h.admin(.patch, "/api/ops/integrations/\(id)", body: #"{"enabled":true}"#).status == .ok)
+            #expect(try await h.check(id)["outcome"] == "ok")
+            func webhook(_ body: String, key signing: String = key, at time: Date = Date(), to target: String = id) async throws -> TestResponse {
+                let stamp = String(Int64(time.timeIntervalSince1970 * 1000))
+                let digest = HMAC<SHA256>.authenticationCode(for: Data((body + stamp).utf8), using: SymmetricKey(data: Data(signing.utf8)))
+                return try await h.gateway.execute(
+                    uri: "/api/ops/retell/webhook/\(target)",
+                    method: .post,
+                    headers: [HTTPField.Name("X-Retell-Signature")!: "v=\(stamp),d=\(Data(digest).hexString)", .contentType: "application/json"],
+                    body: ByteBuffer(string: body)
+                )
+            }
+            func minutesUntilNextCheck() async throws -> Int {
+                try await TestSupport.count(
+                    "SELECT ceil(extract(epoch FROM next_check_at - now()) / 60)::int FROM devops.integrations WHERE id = \(UUID(uuidString: id)!)"
+                )
+            }
+            #expect(try await minutesUntilNextCheck() >= 9, "ten minutes away after the check")
+            let ended = #"{"event":"call_ended","call":{"call_id":"call_1","call_status":"ended"}}"#
+            #expect(try await webhook(ended, key: "someone-else").status == .unauthorized)
+            #expect(try await webhook(ended, at: Date().addingTimeInterval(-600)).status == .unauthorized, "older than 5 minutes")
+            #expect(try await minutesUntilNextCheck() >= 9, "refused webhooks change nothing")
+            #expect(try await webhook(ended).status == .noContent)
+            #expect(try await minutesUntilNextCheck() <= 1, "a minute after the last check at most")
+            #expect(try await webhook(#"{"event":"call_started","call":{}}"#).status == .noContent)
+            #expect(try await webhook(ended, to: UUID().uuidString).status == .notFound)
+            try await h.deleteIntegration(id)
+        }
+    }
+
+    /// What `make run` registers: one integration of each kind against the sandbox, each of which checks out.
+    @Test func everyKindTheSandboxOffersChecksOut() async throws {
+        try await DevOpsHarness.run { h in
+            let offered = try await h.stripe.execute(uri: "/_sandbox/monitors?base_url=\(h.sandboxURL)", method: .get)
+            let bodies = try h.json(offered).items
+            #expect(Set(bodies.compactMap { $0["kind"]?.string }) == Set(IntegrationKind.allCases.map(\.rawValue)))
+            let run = UUID().uuidString.prefix(8)
+            for var body in bodies {
+                guard case .object(var fields) = body else { continue }
+                fields["name"] = .string("\(fields["name"]?.string ?? "") \(run)")
+                fields["enabled"] = false
+                body = .object(fields)
+                let created = try await h.admin(.post, "/api/ops/integrations", body: String(decoding: try JSONEncoder().encode(body), as: UTF8.self))
+                #expect(created.status == .created, "\(String(buffer: created.body))")
+                let id = try #require(try h.json(created)["id"]?.string)
+                let report = try await h.check(id)
+                #expect(report["outcome"] == "ok", "\(fields["kind"]?.string ?? ""): \(report)")
+                #expect(report["integration"]?["summary"]?.fields?.isEmpty == false)
+                try await h.deleteIntegration(id)
+            }
+        }
+    }
+
+    @Test func hourlySamplesAreKeptThirteenMonthsAndCheckRecordsThirtyDays() async throws {
+        try await DevOpsHarness.run { h in
+            let id = try await h.createIntegration(kind: "n8n", credentials: ["api_key": "k"])
+            let integration = try #require(UUID(uuidString: id))
+            try await TestSupport.withPostgres { postgres in
+                for (months, metric) in [(12, "kept"), (14, "dropped")] {
+                    try await postgres.query(
+                        """
+                        INSERT INTO devops.metric_samples (integration_id, metric, bucket_start, kind, value)
+                        VALUES (\(integration), \(metric), now() - make_interval(months => \(months)::int), 'counter', 1)
+                        """,
+                        logger: TestSupport.logger
+                    )
+                }
+                for days in [29, 31] {
+                    try await postgres.query(
+                        """
+                        INSERT INTO devops.check_runs (integration_id, worker, started_at, outcome, latency_ms, calls, retries)
+                        VALUES (\(integration), 'test', now() - make_interval(days => \(days)::int), 'ok', 1, 1, 0)
+                        """,
+                        logger: TestSupport.logger
+                    )
+                }
+                try await MonitorSamples.prune(postgres: postgres, logger: TestSupport.logger)
+            }
+            let samples = try await TestSupport.count(
+                "SELECT count(*)::int FROM devops.metric_samples WHERE integration_id = \(integration) AND metric = 'kept'"
+            )
+            let dropped = try await TestSupport.count(
+                "SELECT count(*)::int FROM devops.metric_samples WHERE integration_id = \(integration) AND metric = 'dropped'"
+            )
+            let runs = try await TestSupport.count("SELECT count(*)::int FROM devops.check_runs WHERE integration_id = \(integration)")
+            #expect(samples == 1 && dropped == 0)
+            #expect(runs == 1)
             try await h.deleteIntegration(id)
         }
     }

@@ -437,6 +437,70 @@ enum Mutations {
                     return [HTTPField.Name("X-Signature")!: "sha256=" + Data(mac).hexString]
                 }
             ),
+            WriteRoute(method: .post, pattern: "/api/analytics/events", schema: "usage") { marker in
+                .init(
+                    uri: "/api/analytics/events",
+                    body: [
+                        "batch": [
+                            [
+                                "event": "page_view", "distinct_id": .string(marker), "uuid": .string(UUID().uuidString),
+                                "properties": ["page": .string("/" + marker), "referrer": "https://example.com/"],
+                            ]
+                        ]
+                    ],
+                    headers: [.contentType: "application/json"]
+                )
+            },
+            WriteRoute(method: .delete, pattern: "/api/analytics/persons/{id}", schema: "usage") { marker in
+                .init(uri: "/api/analytics/persons/\(marker)", body: nil, headers: try await user(marker))
+            },
+            WriteRoute(method: .post, pattern: "/api/ops/integrations", schema: "devops") { marker in
+                .init(
+                    uri: "/api/ops/integrations",
+                    body: [
+                        "kind": "n8n", "name": .string(marker), "base_url": "http://127.0.0.1:1", "credentials": ["api_key": "hostile-key"],
+                        "config": ["window_hours": .number(24)], "poll_seconds": .number(600), "enabled": false,
+                    ],
+                    headers: try await user("hostile-admin", admin: true)
+                )
+            },
+            WriteRoute(method: .patch, pattern: "/api/ops/integrations/{id}", schema: "devops") { marker in
+                .init(
+                    uri: "/api/ops/integrations/\(UUID())",
+                    body: ["name": .string(marker), "poll_seconds": .number(300)],
+                    headers: try await user("hostile-admin", admin: true)
+                )
+            },
+            WriteRoute(method: .delete, pattern: "/api/ops/integrations/{id}", schema: "devops") { marker in
+                .init(uri: "/api/ops/integrations/\(UUID())", body: nil, headers: try await user(marker, admin: true))
+            },
+            WriteRoute(method: .post, pattern: "/api/ops/integrations/{id}/check", schema: "devops") { marker in
+                .init(uri: "/api/ops/integrations/\(UUID())/check", body: nil, headers: try await user(marker, admin: true))
+            },
+            WriteRoute(method: .post, pattern: "/api/ops/gcp/budget", schema: "devops") { marker in
+                let notification =
+                    #"{"budgetDisplayName":"\#(marker)","costAmount":12.5,"costIntervalStart":"2026-12-01T08:00:00Z","budgetAmount":100,"#
+                    + #""budgetAmountType":"SPECIFIED_AMOUNT","currencyCode":"USD","alertThresholdExceeded":0.5}"#
+                return .init(
+                    uri: "/api/ops/gcp/budget",
+                    body: [
+                        "message": [
+                            "data": .string(Data(notification.utf8).base64EncodedString()),
+                            "attributes": ["schemaVersion": "1.0", "billingAccountId": "01D4EE-079462-DFD6EC", "budgetId": .string(marker)],
+                            "messageId": .string(marker), "publishTime": .string(now),
+                        ],
+                        "subscription": "projects/revmesh/subscriptions/budget",
+                    ],
+                    headers: [.authorization: "Bearer \(TestSupport.gcpBudgetPushToken)", .contentType: "application/json"]
+                )
+            },
+            WriteRoute(method: .post, pattern: "/api/ops/retell/webhook/{id}", schema: "devops") { marker in
+                .init(
+                    uri: "/api/ops/retell/webhook/\(UUID())",
+                    body: ["event": "call_ended", "call": ["call_id": .string(marker), "call_status": "ended"]],
+                    headers: [.contentType: "application/json"]
+                )
+            },
         ]
     }
 }

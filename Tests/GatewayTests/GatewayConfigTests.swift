@@ -49,6 +49,11 @@ import Testing
             ("GET", "/api/devops/sync/revenue", "devops-api", "api-key(sync:revenue)"),
             ("GET", "/api/devops/sync/commissions", "devops-api", "api-key(sync:commissions)"),
             ("POST", "/api/devops/webhook", "devops-api", "api-key(webhook:write)"),
+            ("POST", "/api/ops/integrations", "devops-api", "admin"),
+            ("POST", "/api/ops/integrations/7/check", "devops-api", "admin"),
+            ("GET", "/api/ops/overview", "devops-api", "admin"),
+            ("POST", "/api/ops/gcp/budget", "devops-api", "bearer-secret(GCP_BUDGET_PUSH_TOKEN)"),
+            ("POST", "/api/ops/retell/webhook/7", "devops-api", "none"),
         ]
         for (method, path, service, auth) in expected {
             guard case .route(let route) = table.match(method: .init(method)!, path: path) else {

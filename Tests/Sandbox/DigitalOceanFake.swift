@@ -122,7 +122,7 @@ public final class DigitalOceanFake: Sendable {
         }
         router.get("/v2/droplets") { request, _ in
             try self.answer(request) { account in
-                let query = Self.query(request)
+                let query = request.queryValues
                 let perPage = min(max(Int(query["per_page"] ?? "20") ?? 20, 1), 200)
                 let page = max(Int(query["page"] ?? "1") ?? 1, 1)
                 let pages = max((account.droplets.count + perPage - 1) / perPage, 1)
@@ -148,7 +148,7 @@ public final class DigitalOceanFake: Sendable {
         }
         router.get("/v2/monitoring/metrics/droplet/{metric}") { request, context in
             try self.answer(request) { account in
-                let query = Self.query(request)
+                let query = request.queryValues
                 guard let host = query["host_id"], let droplet = account.droplets.first(where: { String($0.id) == host }),
                     let start = query["start"].flatMap({ Int64($0) }), let end = query["end"].flatMap({ Int64($0) }), start <= end
                 else {
@@ -177,15 +177,9 @@ public final class DigitalOceanFake: Sendable {
         }
     }
 
-    static func query(_ request: Request) -> [String: String] {
-        var query: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters { query[String(name)] = String(value) }
-        return query
-    }
-
     /// Checks the Bearer token, counts the call against the hour's 5,000, answers with the rate-limit headers.
     private func answer(_ request: Request, _ body: (Account) throws -> [String: Any]) throws -> Response {
-        let token = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let token = request.bearerToken
         let (account, used) = state.withLock { state -> (Account?, Int) in
             guard let token, let account = state.accounts[token] else { return (nil, 0) }
             state.used[token, default: 0] += 1

@@ -143,3 +143,17 @@ extension HTTPField.Name {
     static let retryAfter = HTTPField.Name("Retry-After")!
     static let stripeShouldRetry = HTTPField.Name("Stripe-Should-Retry")!
 }
+
+extension Request {
+    /// The token of an `Authorization: Bearer` header.
+    var bearerToken: String? {
+        headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+    }
+
+    /// The query's parameters by name, decoded; the last of a repeated name wins.
+    var queryValues: [String: String] {
+        var query: [String: String] = [:]
+        for (name, value) in uri.queryParameters { query[String(name)] = String(value).removingPercentEncoding ?? String(value) }
+        return query
+    }
+}

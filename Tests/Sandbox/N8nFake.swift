@@ -106,11 +106,7 @@ public final class N8nFake: Sendable {
                     "timeSaved": figure(0, "minute"),
                     "averageRunTime": figure(durations.isEmpty ? 0 : durations.reduce(0, +) / Double(durations.count), "millisecond"),
                 ]
-                return Response(
-                    status: .ok,
-                    headers: [.contentType: "application/json"],
-                    body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-                )
+                return try jsonObjectResponse(body)
             }
         }
     }
@@ -121,9 +117,7 @@ public final class N8nFake: Sendable {
             return try jsonResponse(["message": "'X-N8N-API-KEY' header required"], status: .unauthorized)
         }
         guard let instance = instance(apiKey: key) else { return try jsonResponse(["message": "unauthorized"], status: .unauthorized) }
-        var query: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters { query[String(name)] = String(value).removingPercentEncoding ?? String(value) }
-        return try body(instance, query)
+        return try body(instance, request.queryValues)
     }
 
     /// One page after the cursor's last id; the cursor is opaque to clients, as n8n's base64 JSON is.
@@ -144,11 +138,7 @@ public final class N8nFake: Sendable {
         let end = min(start + limit, items.count)
         let next: Any = end < items.count ? Data(String(ids[end - 1]).utf8).base64EncodedString() : NSNull()
         let body: [String: Any] = ["data": Array(items[start..<end]), "nextCursor": next]
-        return Response(
-            status: .ok,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: body)))
-        )
+        return try jsonObjectResponse(body)
     }
 
     static func json(_ run: Execution) -> [String: Any] {

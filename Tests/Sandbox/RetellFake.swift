@@ -58,15 +58,15 @@ public final class RetellFake: Sendable {
                 let (page, more) = try Self.page(account, body)
                 var json: [String: Any] = ["items": page.map(Self.json), "has_more": more]
                 if more, let last = page.last { json["pagination_key"] = last.id }
-                return try Self.respond(json)
+                return try jsonObjectResponse(json)
             }
         }
         router.post("/v2/list-calls") { request, _ in
-            try await self.answer(request) { account, body in try Self.respond(try Self.page(account, body).page.map(Self.json)) }
+            try await self.answer(request) { account, body in try jsonObjectResponse(try Self.page(account, body).page.map(Self.json)) }
         }
         router.get("/get-concurrency") { request, _ in
             try await self.answer(request) { account, _ in
-                try Self.respond([
+                try jsonObjectResponse([
                     "current_concurrency": account.concurrency, "concurrency_limit": account.limit, "base_concurrency": account.limit,
                     "purchased_concurrency": 0, "concurrency_purchase_limit": 100, "remaining_purchase_limit": 100,
                 ])
@@ -75,7 +75,7 @@ public final class RetellFake: Sendable {
     }
 
     private func answer(_ request: Request, _ body: (Account, [String: Any]) throws -> Response) async throws -> Response {
-        let key = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let key = request.bearerToken
         guard let key, let account = accounts.withLock({ $0[key] }) else {
             return try jsonResponse(["status": "error", "message": "Invalid API Key"], status: .unauthorized)
         }
@@ -114,11 +114,4 @@ public final class RetellFake: Sendable {
         return json
     }
 
-    private static func respond(_ json: Any) throws -> Response {
-        Response(
-            status: .ok,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
-        )
-    }
 }

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceKit
+import Synchronization
 
 /// What the sandbox starts with. Tests build it directly; the `sandbox` executable reads it from the environment.
 public struct SandboxSettings: Sendable {
@@ -78,6 +79,9 @@ public struct Sandbox: Sendable {
     public let digitalOcean = DigitalOceanFake()
     public let retell = RetellFake()
     public let supabase = SupabaseFake()
+    public let vonage = VonageFake()
+    public let googleCloud = GoogleCloudFake()
+    private let monitorKeys = MonitorKeys()
     let http: HTTPClient
     let settings: SandboxSettings
 
@@ -111,6 +115,43 @@ public struct Sandbox: Sendable {
         }
     }
 
+    /// Request bodies for `POST /api/ops/integrations`, one per kind, with the credentials this sandbox accepts. The
+    /// Vonage application and Google service account keys are made on the first call (key generation is not free).
+    func monitorIntegrations(base: String) throws -> [[String: Any]] {
+        let (vonageAccount, project) = try monitorKeys.made.withLock { keys in
+            if keys == nil {
+                let account = try VonageFake.Account.generate(calls: 400, messages: 200, hours: 48, now: Date(), seed: 1)
+                vonage.addAccount(account)
+                keys = (account, try googleCloud.addProject(id: "revmesh-sandbox", instances: 4))
+            }
+            return keys!
+        }
+        func integration(_ kind: String, _ name: String, _ credentials: [String: String], _ config: [String: Any] = [:]) -> [String: Any] {
+            ["kind": kind, "name": name, "base_url": base, "credentials": credentials, "config": config, "poll_seconds": 300]
+        }
+        return [
+            integration("n8n", "sandbox n8n", ["api_key": settings.n8nAPIKey]),
+            integration("retell", "sandbox Retell", ["api_key": settings.retellAPIKey]),
+            integration(
+                "vonage",
+                "sandbox Vonage",
+                [
+                    "application_id": vonageAccount.applicationID, "private_key": vonageAccount.privateKeyPEM, "api_key": vonageAccount.apiKey,
+                    "api_secret": vonageAccount.apiSecret,
+                ],
+                ["rest_url": base, "sms": true]
+            ),
+            integration("digitalocean", "sandbox DigitalOcean", ["token": settings.digitalOceanToken]),
+            integration(
+                "supabase",
+                "sandbox Supabase",
+                ["access_token": settings.supabaseAccessToken, "service_role_key": settings.supabaseServiceRoleKey],
+                ["project_ref": "sandboxproject", "project_url": base]
+            ),
+            integration("gcp", "sandbox Google Cloud", ["service_account": googleCloud.keyFile(for: project, tokenURL: base + "/token")]),
+        ]
+    }
+
     /// With `port` 0 the checkout links need the bound port: pass it once known (tests do, from the live client).
     public func application() -> some ApplicationProtocol {
         var logger = Logger(label: "sandbox")
@@ -128,6 +169,13 @@ public struct Sandbox: Sendable {
             return HTTPResponse.Status.noContent
         }
         router.get("/_sandbox/requests") { _, _ in try jsonResponse(faults.requests) }
+        // What `make run` registers with devops-api: one integration of each kind, watching this sandbox at `base_url`.
+        router.get("/_sandbox/monitors") { request, _ in
+            guard let base = request.uri.queryParameters["base_url"].map({ String($0).removingPercentEncoding ?? String($0) }) else {
+                throw HTTPError(.badRequest, message: "base_url is required")
+            }
+            return try jsonObjectResponse(try monitorIntegrations(base: base))
+        }
         router.post("/_sandbox/stripe/webhook") { request, context in
             let target = try await request.decode(as: [String: String].self, context: context)
             guard let url = target["url"], let secret = target["secret"] else { throw HTTPError(.badRequest, message: "url and secret are required") }
@@ -149,6 +197,8 @@ public struct Sandbox: Sendable {
         digitalOcean.addRoutes(to: router)
         retell.addRoutes(to: router)
         supabase.addRoutes(to: router)
+        vonage.addRoutes(to: router)
+        googleCloud.addRoutes(to: router)
         var app = Application(
             router: router,
             configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "sandbox"),
@@ -157,4 +207,9 @@ public struct Sandbox: Sendable {
         app.addServices(HTTPClientService(client: http))
         return app
     }
+}
+
+/// The Vonage application and Google service account the sandbox offers `make run`, made once.
+final class MonitorKeys: Sendable {
+    let made = Mutex<(VonageFake.Account, GoogleCloudFake.Project)?>(nil)
 }

@@ -408,6 +408,15 @@ func jsonResponse(_ value: some Encodable, status: HTTPResponse.Status = .ok) th
     Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try JSONEncoder().encode(value))))
 }
 
+/// The same for JSON built as dictionaries and arrays, as the providers' mixed-type bodies are.
+func jsonObjectResponse(_ json: Any, status: HTTPResponse.Status = .ok) throws -> Response {
+    Response(
+        status: status,
+        headers: [.contentType: "application/json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+    )
+}
+
 /// A model as Stripe's JSON, with its `object` name.
 func stripeObject(_ value: some Encodable, object: String) throws -> [String: Any] {
     var json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(value)) as? [String: Any] ?? [:]

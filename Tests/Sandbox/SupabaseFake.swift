@@ -35,7 +35,7 @@ public final class SupabaseFake: Sendable {
             try self.management(request, context) { project in
                 let asked = request.uri.queryParameters["services"].map { $0.split(separator: ",").map(String.init) } ?? []
                 guard !asked.isEmpty else { return try jsonResponse(["message": "services is required"], status: .badRequest) }
-                return try Self.respond(
+                return try jsonObjectResponse(
                     asked.map { name -> [String: Any] in
                         let healthy = !project.unhealthy.contains(name)
                         var entry: [String: Any] = ["name": name, "healthy": healthy, "status": healthy ? "ACTIVE_HEALTHY" : "UNHEALTHY"]
@@ -57,7 +57,7 @@ public final class SupabaseFake: Sendable {
                     "database_size_bytes": String(project.databaseSizeBytes), "active_connections": String(project.activeConnections),
                     "connections": String(project.connections), "max_connections": 60,
                 ]
-                return try Self.respond([row], status: .created)
+                return try jsonObjectResponse([row], status: .created)
             }
         }
         router.get("/auth/v1/admin/users") { request, _ in
@@ -67,14 +67,16 @@ public final class SupabaseFake: Sendable {
             else {
                 return try jsonResponse(["msg": "Invalid API key"], status: .unauthorized)
             }
-            var response = try Self.respond(["users": [["id": UUID().uuidString.lowercased(), "aud": "authenticated"]], "aud": "authenticated"])
+            var response = try jsonObjectResponse([
+                "users": [["id": UUID().uuidString.lowercased(), "aud": "authenticated"]], "aud": "authenticated",
+            ])
             response.headers[HTTPField.Name("X-Total-Count")!] = String(project.authUsers)
             return response
         }
     }
 
     private func management(_ request: Request, _ context: BasicRequestContext, _ body: (Project) throws -> Response) throws -> Response {
-        let token = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let token = request.bearerToken
         let ref = context.parameters.get("ref") ?? ""
         guard let project = projects.withLock({ $0[ref] }), project.accessToken == token else {
             return try jsonResponse(["message": "Unauthorized"], status: .unauthorized)
@@ -86,11 +88,4 @@ public final class SupabaseFake: Sendable {
         return response
     }
 
-    private static func respond(_ json: Any, status: HTTPResponse.Status = .ok) throws -> Response {
-        Response(
-            status: status,
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
-        )
-    }
 }

@@ -13,6 +13,7 @@ extension TestSupport {
     public static let stripeConnectWebhookSecret = "whsec_test_connect_0123456789abcdef"
     public static let cronSecret = "test-cron-secret-0123456789abcdef"
     public static let crmEventsKey = "test-crm-events-key-0123456789abcdef"
+    public static let gcpBudgetPushToken = "test-gcp-budget-push-token-0123456789"
 
     /// The variables the real `gateway.conf` needs, with each service at the URL given (the rest at a closed port).
     /// The metrics listener takes any free port.
@@ -24,6 +25,7 @@ extension TestSupport {
             "STRIPE_CONNECT_WEBHOOK_SECRET": stripeConnectWebhookSecret,
             "CRON_SECRET": cronSecret,
             "CRM_EVENTS_KEY": crmEventsKey,
+            "GCP_BUDGET_PUSH_TOKEN": gcpBudgetPushToken,
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": "0",
             "GATEWAY_METRICS_PORT": "0",

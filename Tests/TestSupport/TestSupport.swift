@@ -25,6 +25,9 @@ public enum TestSupport {
         "DEVOPS_WEBHOOK_SECRET": "test-devops-webhook-secret-0123456789",
         // Sync workers take any connection's job; only the stripe-sync tests run them, one test at a time.
         "SYNC_WORKERS": "0",
+        // Monitor workers likewise poll any integration: only the monitor tests run them, in processes of their own.
+        "OPS_ENCRYPTION_KEY": Data(repeating: 5, count: 32).base64EncodedString(),
+        "OPS_MONITOR_WORKERS": "0",
     ]
     public static let tokenEncryptionKey = Data(repeating: 7, count: 32).base64EncodedString()
 

@@ -44,6 +44,8 @@ public enum DevOpsAPIService: RevmeshService {
             if runner == nil { environment.logger.notice("OPS_ENCRYPTION_KEY is not set: no integrations can be monitored") }
             IntegrationRoutes(runner: runner).addRoutes(to: router)
             OverviewRoutes(postgres: environment.postgres).addRoutes(to: router)
+            BudgetRoutes(postgres: environment.postgres).addRoutes(to: router)
+            RetellWebhookRoutes(queries: runner?.queries).addRoutes(to: router)
             if let runner, settings.monitorWorkers > 0 {
                 scheduler = MonitorScheduler(runner: runner, workers: settings.monitorWorkers, tick: settings.monitorTick)
             }

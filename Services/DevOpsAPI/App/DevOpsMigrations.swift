@@ -173,5 +173,26 @@ enum DevOpsMigrations {
                 "CREATE INDEX incidents_recent ON devops.incidents (opened_at DESC)",
             ]
         ),
+        Migration(
+            5,
+            "Google Cloud budget notifications, the latest of each budget",
+            [
+                """
+                CREATE TABLE devops.gcp_budgets (
+                    budget_id text PRIMARY KEY,
+                    billing_account_id text NOT NULL,
+                    display_name text NOT NULL,
+                    currency text NOT NULL,
+                    cost_cents bigint NOT NULL,
+                    budget_cents bigint NOT NULL,
+                    threshold_exceeded numeric,
+                    cost_interval_start timestamptz NOT NULL,
+                    message_id text NOT NULL,
+                    published_at timestamptz NOT NULL,
+                    received_at timestamptz NOT NULL DEFAULT now()
+                )
+                """
+            ]
+        ),
     ]
 }

@@ -19,7 +19,8 @@ public enum InsightsUsageService: RevmeshService {
     }
 
     public static func buildApplication(_ configuration: ServiceConfiguration, settings: UsageSettings) async -> ServiceApplication {
-        await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
+        var retention: AnalyticsRetention?
+        var app = await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
             let accounts = AccountDirectory(client: environment.internalClient, billingURL: settings.billingURL, ttl: settings.accountCacheTTL)
             UsageRoutes(postgres: environment.postgres, accounts: accounts).addRoutes(to: router)
             InsightRoutes(
@@ -28,6 +29,11 @@ public enum InsightsUsageService: RevmeshService {
                 metrics: MetricsSource(client: environment.internalClient, syncURL: settings.stripeSyncURL),
                 narrator: settings.model.map { ModelNarrator(http: environment.internalClient.http, settings: $0) }
             ).addRoutes(to: router)
+            let analytics = AnalyticsQueries(postgres: environment.postgres)
+            AnalyticsRoutes(queries: analytics, settings: settings.analytics).addRoutes(to: router)
+            retention = AnalyticsRetention(queries: analytics, days: settings.analytics.retentionDays, logger: environment.logger)
         }
+        app.addServices(retention!)
+        return app
     }
 }

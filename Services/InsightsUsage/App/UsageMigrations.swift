@@ -46,5 +46,49 @@ enum UsageMigrations {
                 "CREATE INDEX insights_history ON usage.insights (user_id, connection_id, created_at DESC)",
             ]
         ),
+        Migration(
+            3,
+            "product analytics events, partitioned by month, with the daily salts that hash anonymous visitors",
+            [
+                """
+                CREATE TABLE usage.analytics_events (
+                    uuid uuid NOT NULL,
+                    person text NOT NULL,
+                    event text NOT NULL,
+                    occurred_at timestamptz NOT NULL,
+                    properties jsonb NOT NULL DEFAULT '{}',
+                    browser text,
+                    country text,
+                    received_at timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (uuid, occurred_at)
+                ) PARTITION BY RANGE (occurred_at)
+                """,
+                "CREATE INDEX analytics_events_time ON usage.analytics_events (occurred_at, event)",
+                "CREATE INDEX analytics_events_person ON usage.analytics_events (person, occurred_at)",
+                // A partitioned table's unique keys must hold the partition key; a retried event may carry another time.
+                """
+                CREATE TABLE usage.analytics_event_ids (
+                    uuid uuid PRIMARY KEY,
+                    received_at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+                "CREATE INDEX analytics_event_ids_age ON usage.analytics_event_ids (received_at)",
+                """
+                CREATE TABLE usage.analytics_salts (
+                    day date PRIMARY KEY,
+                    salt bytea NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE usage.analytics_erasures (
+                    id bigserial PRIMARY KEY,
+                    person_sha256 text NOT NULL,
+                    requested_by text NOT NULL,
+                    events_removed bigint NOT NULL,
+                    at timestamptz NOT NULL DEFAULT now()
+                )
+                """,
+            ]
+        ),
     ]
 }

@@ -8,6 +8,7 @@ public struct UsageSettings: Sendable {
     var model: ModelSettings?
     /// How long a user's plan, read from billing-webhooks, is reused.
     public var accountCacheTTL: Duration = .seconds(30)
+    var analytics = AnalyticsSettings()
 
     public init(billingURL: String) {
         self.billingURL = billingURL
@@ -17,6 +18,7 @@ public struct UsageSettings: Sendable {
         var settings = UsageSettings(billingURL: try environment.url("BILLING_WEBHOOKS_URL", default: "http://127.0.0.1:8101"))
         settings.accountCacheTTL = .seconds(try environment.integer("ACCOUNT_CACHE_SECONDS", default: 30, in: 0...600))
         settings.stripeSyncURL = try environment.url("STRIPE_SYNC_URL", default: settings.stripeSyncURL)
+        settings.analytics = try AnalyticsSettings.load(from: environment)
         if let key = environment.optional("OPENAI_API_KEY") {
             var model = ModelSettings(apiKey: key)
             model.baseURL = try environment.url("OPENAI_BASE_URL", default: model.baseURL)

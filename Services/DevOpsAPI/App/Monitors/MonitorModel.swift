@@ -5,16 +5,20 @@ import ServiceKit
 enum IntegrationKind: String, Codable, CaseIterable, Sendable {
     case n8n
     case retell
+    case vonage
     case digitalocean
     case supabase
+    case gcp
 
     /// Where the provider's API lives when an integration names no `base_url`.
     var defaultBaseURL: String? {
         switch self {
         case .n8n: nil  // Every n8n is somebody's own instance.
         case .retell: "https://api.retellai.com"
+        case .vonage: "https://api.nexmo.com"
         case .digitalocean: "https://api.digitalocean.com"
         case .supabase: "https://api.supabase.com"
+        case .gcp: "https://monitoring.googleapis.com"
         }
     }
 
@@ -22,8 +26,10 @@ enum IntegrationKind: String, Codable, CaseIterable, Sendable {
     var credentialFields: [String] {
         switch self {
         case .n8n, .retell: ["api_key"]
+        case .vonage: ["application_id", "private_key", "api_key", "api_secret"]
         case .digitalocean: ["token"]
         case .supabase: ["access_token", "service_role_key"]
+        case .gcp: ["service_account"]
         }
     }
 
@@ -31,8 +37,10 @@ enum IntegrationKind: String, Codable, CaseIterable, Sendable {
     var configFields: [String] {
         switch self {
         case .n8n, .retell: ["max_pages"]
+        case .vonage: ["rest_url", "sms", "currency"]
         case .digitalocean: ["max_droplets"]
         case .supabase: ["project_ref", "project_url"]
+        case .gcp: ["project_id", "token_url"]
         }
     }
 
@@ -44,11 +52,13 @@ enum IntegrationKind: String, Codable, CaseIterable, Sendable {
                 "executions_success", "executions_error", "executions_crashed", "executions_finished", "execution_duration_ms_total",
                 "executions_waiting", "workflows_active",
             ]
+        case .vonage: ["calls_ended", "calls_completed", "balance_cents"]
         case .retell:
             ["calls_ended", "calls_error", "calls_not_connected", "calls_analysed", "calls_successful", "cost_cents", "concurrency_used"]
         case .digitalocean:
             ["cpu_percent", "memory_percent", "disk_percent", "bandwidth_in_mbps", "bandwidth_out_mbps", "month_to_date_usage_cents"]
         case .supabase: ["services_healthy", "database_size_bytes", "active_connections", "connections", "auth_users"]
+        case .gcp: ["cpu_percent"]
         }
     }
 
@@ -57,8 +67,10 @@ enum IntegrationKind: String, Codable, CaseIterable, Sendable {
         switch self {
         case .n8n: try N8nConnector(target)
         case .retell: try RetellConnector(target)
+        case .vonage: try VonageConnector(target)
         case .digitalocean: try DigitalOceanConnector(target)
         case .supabase: try SupabaseConnector(target)
+        case .gcp: try GoogleCloudConnector(target)
         }
     }
 }

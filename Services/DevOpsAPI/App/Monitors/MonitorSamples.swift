@@ -6,9 +6,10 @@ import ServiceKit
 /// The SQL of metric samples: hourly buckets upserted (a repeated collection rewrites a bucket, never adds to it),
 /// daily rollups recomputed from them for the days a collection touched, and both read back for charts.
 enum MonitorSamples {
-    /// Hourly samples are kept this long; the daily rollups 13 months.
-    static let hourlyRetentionDays = 30
-    static let dailyRetentionMonths = 13
+    /// Collections bucket by hour as they store, so the hourly samples are the rollup the raw readings would make:
+    /// they are kept 13 months, the daily rollups for good, and the raw record of each check 30 days.
+    static let hourlyRetentionMonths = 13
+    static let checkRunRetentionDays = 30
 
     static func store(_ samples: [MetricSample], for integration: UUID, on connection: PostgresConnection, logger: Logger) async throws {
         let encoder = JSONEncoder()
@@ -40,18 +41,14 @@ enum MonitorSamples {
         )
     }
 
-    /// Drops hourly samples and check runs past 30 days and daily rollups past 13 months. Safe on every replica.
+    /// Drops hourly samples past 13 months and check runs past 30 days. Safe on every replica.
     static func prune(postgres: PostgresClient, logger: Logger) async throws {
         try await postgres.query(
-            "DELETE FROM devops.metric_samples WHERE bucket_start < now() - make_interval(days => \(hourlyRetentionDays))",
+            "DELETE FROM devops.metric_samples WHERE bucket_start < now() - make_interval(months => \(hourlyRetentionMonths)::int)",
             logger: logger
         )
         try await postgres.query(
-            "DELETE FROM devops.check_runs WHERE started_at < now() - make_interval(days => \(hourlyRetentionDays))",
-            logger: logger
-        )
-        try await postgres.query(
-            "DELETE FROM devops.metric_daily WHERE day < (now() - make_interval(months => \(dailyRetentionMonths)))::date",
+            "DELETE FROM devops.check_runs WHERE started_at < now() - make_interval(days => \(checkRunRetentionDays)::int)",
             logger: logger
         )
     }

@@ -32,9 +32,11 @@ struct OverviewRoutes {
         var health: [String: Int]
         var integrations: [IntegrationView]
         var openIncidents: [Incident]
+        /// Google Cloud spend against budget, as the latest notifications reported it.
+        var budgets: [BudgetRoutes.BudgetView]
 
         enum CodingKeys: String, CodingKey {
-            case health, integrations
+            case health, integrations, budgets
             case openIncidents = "open_incidents"
         }
     }
@@ -55,7 +57,12 @@ struct OverviewRoutes {
             let integrations = try await IntegrationQueries.list(postgres: postgres, logger: context.logger)
             var health = Dictionary(uniqueKeysWithValues: ["healthy", "degraded", "unhealthy", "unknown"].map { ($0, 0) })
             for integration in integrations { health[integration.health, default: 0] += 1 }
-            return Overview(health: health, integrations: integrations, openIncidents: try await incidents(open: true, logger: context.logger))
+            return Overview(
+                health: health,
+                integrations: integrations,
+                openIncidents: try await incidents(open: true, logger: context.logger),
+                budgets: try await BudgetRoutes.budgets(postgres: postgres, logger: context.logger)
+            )
         }
         router.get("/api/ops/incidents") { request, context -> IncidentList in
             _ = try context.requireAdmin()

@@ -180,6 +180,12 @@ final class ProviderClient: Sendable {
     /// `path` (starting with `/`) under the base URL.
     func url(_ path: String) -> String { baseURL + path }
 
+    /// A next-page link the provider wrote on its own host, followed under the base URL (its path and query kept).
+    func follow(_ link: String?) -> String? {
+        guard let link, let components = URLComponents(string: link) else { return nil }
+        return url(components.percentEncodedPath + (components.percentEncodedQuery.map { "?" + $0 } ?? ""))
+    }
+
     func send(_ request: ProviderRequest) async throws -> ProviderResponse {
         var attempt = 0
         while true {
@@ -201,7 +207,10 @@ final class ProviderClient: Sendable {
                 let body = try await answer.body.collect(upTo: 8 * 1024 * 1024)
                 status = Int(answer.status.code)
                 retryAfter = ProviderRetry.retryAfter(answer.headers.first(name: "Retry-After"), now: Date())
-                message = Self.errorMessage(in: body) ?? answer.status.reasonPhrase
+                // Only a failure's body is read for its message: a large answer is decoded once, by the connector.
+                if !(200..<300).contains(Int(answer.status.code)) {
+                    message = Self.errorMessage(in: body) ?? answer.status.reasonPhrase
+                }
                 response = ProviderResponse(status: Int(answer.status.code), headers: answer.headers, body: body)
                 let limits = RateLimitState(headers: answer.headers, now: Date())
                 state.withLock {

@@ -106,7 +106,13 @@ struct InsightRoutes {
             let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 20
             guard (1...100).contains(limit) else { throw APIError.badRequest("invalid_limit", "limit must be 1 to 100") }
             return History(
-                insights: try await InsightQueries.history(userID: user.subject, connectionID: connectionID, limit: limit, postgres: postgres, logger: context.logger)
+                insights: try await InsightQueries.history(
+                    userID: user.subject,
+                    connectionID: connectionID,
+                    limit: limit,
+                    postgres: postgres,
+                    logger: context.logger
+                )
             )
         }
     }

@@ -26,7 +26,11 @@ struct MetricsSource: Sendable {
         case 404:
             throw APIError.notFound("no such connection")
         default:
-            throw APIError(.serviceUnavailable, "metrics_unavailable", "the connection's metrics cannot be read right now (stripe-sync answered \(reply.status.code))")
+            throw APIError(
+                .serviceUnavailable,
+                "metrics_unavailable",
+                "the connection's metrics cannot be read right now (stripe-sync answered \(reply.status.code))"
+            )
         }
     }
 }

@@ -75,7 +75,12 @@ struct UsageRoutes {
                 throw APIError.badRequest("invalid_body", "the request body is not valid: \(error.readableDescription)")
             }
             try Self.validate(event)
-            let (recorded, created) = try await UsageQueries.record(event, payloadHash: Data(SHA256.hash(data: body)).hexString, postgres: postgres, logger: context.logger)
+            let (recorded, created) = try await UsageQueries.record(
+                event,
+                payloadHash: Data(SHA256.hash(data: body)).hexString,
+                postgres: postgres,
+                logger: context.logger
+            )
             return EditedResponse(status: created ? .created : .ok, response: recorded)
         }
         router.get("/api/usage/current") { _, context -> CurrentUsage in

@@ -26,9 +26,7 @@ struct DigitalOceanConnector: MonitorConnector {
             let page = try await client.json(ProviderRequest(url: url, headers: headers), as: DigitalOceanDropletPage.self)
             droplets += page.droplets
             // The link is absolute on DigitalOcean's host; its path and query are followed under our base URL.
-            next = page.links?.pages?.next.flatMap { link in
-                URLComponents(string: link).map { client.url($0.percentEncodedPath + "?" + ($0.percentEncodedQuery ?? "")) }
-            }
+            next = client.follow(page.links?.pages?.next)
         }
         let range = "start=\(Int(window.start.timeIntervalSince1970))&end=\(Int(window.end.timeIntervalSince1970))"
         var series: [String: DigitalOceanSeries] = [:]

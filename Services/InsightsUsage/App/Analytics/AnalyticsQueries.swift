@@ -1,0 +1,234 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceKit
+
+/// The SQL of product analytics: monthly partitions made as events need them, the daily salts, storing a batch in one
+/// transaction, erasure and export of one person, and reading events back for the definitions.
+struct AnalyticsQueries: Sendable {
+    let postgres: PostgresClient
+
+    /// Salts are kept this long, so `$identify` can merge a visitor's anonymous days within ingestion's 30 days; then
+    /// they are deleted and those days' hashes can never be linked to anyone again.
+    static let saltDays = 31
+
+    /// The salt of each of `days` (made when missing) and of every day still kept, by day. Salts past their days are
+    /// deleted first; a backfilled day's salt lives until a later batch's clean-up.
+    func salts(for days: Set<Date>, logger: Logger) async throws -> [Date: SymmetricKey] {
+        try await postgres.query(
+            "DELETE FROM usage.analytics_salts WHERE day < (now() AT TIME ZONE 'UTC')::date - \(Self.saltDays)::int",
+            logger: logger
+        )
+        let labels = days.map(AnalyticsCalendar.label)
+        let fresh = labels.map { _ in SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.hexString }
+        try await postgres.query(
+            """
+            INSERT INTO usage.analytics_salts (day, salt)
+            SELECT day::date, decode(salt, 'hex') FROM unnest(\(labels)::text[], \(fresh)::text[]) AS s(day, salt)
+            ON CONFLICT (day) DO NOTHING
+            """,
+            logger: logger
+        )
+        var salts: [Date: SymmetricKey] = [:]
+        for try await (day, salt) in try await postgres.query(
+            "SELECT day::text, encode(salt, 'hex') FROM usage.analytics_salts",
+            logger: logger
+        ).decode((String, String).self) {
+            if let date = EventIntake.date(day + "T00:00:00Z"), let bytes = Data(hex: salt) { salts[date] = SymmetricKey(data: bytes) }
+        }
+        return salts
+    }
+
+    /// Partitions for the months of `times`, made once (under a lock, so two replicas never race to make one).
+    func ensurePartitions(for times: [Date], logger: Logger) async throws {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let months = Set(times.map { calendar.dateComponents([.year, .month], from: $0) }).compactMap { month -> (Int, Int)? in
+            guard let year = month.year, let number = month.month else { return nil }
+            return (year, number)
+        }
+        guard !months.isEmpty else { return }
+        try await postgres.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtext('usage.analytics_partitions'))", logger: logger)
+            for (year, month) in months {
+                let next = month == 12 ? (year + 1, 1) : (year, month + 1)
+                // Only integers go into the name and bounds.
+                let name = String(format: "analytics_events_%04d_%02d", year, month)
+                let bounds = String(format: "FROM ('%04d-%02d-01 00:00:00+00') TO ('%04d-%02d-01 00:00:00+00')", year, month, next.0, next.1)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS usage.\(unescaped: name) PARTITION OF usage.analytics_events FOR VALUES \(unescaped: bounds)",
+                    logger: logger
+                )
+            }
+        }
+    }
+
+    /// Forgets the ids of events received more than 35 days ago: a retry comes within minutes, and older events are
+    /// refused anyway.
+    func forgetOldEventIDs(logger: Logger) async throws {
+        try await postgres.query("DELETE FROM usage.analytics_event_ids WHERE received_at < now() - interval '35 days'", logger: logger)
+    }
+
+    /// Drops the monthly partitions whose every event is older than `days`; returns their names.
+    @discardableResult
+    func dropPartitions(olderThan days: Int, now: Date = Date(), logger: Logger) async throws -> [String] {
+        var dropped: [String] = []
+        for try await name in try await postgres.query(
+            """
+            SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_class p ON p.oid = i.inhparent
+            JOIN pg_namespace n ON n.oid = p.relnamespace WHERE n.nspname = 'usage' AND p.relname = 'analytics_events'
+            """,
+            logger: logger
+        ).decode(String.self) {
+            guard let match = name.wholeMatch(of: /analytics_events_(\d{4})_(\d{2})/), let year = Int(match.1), let month = Int(match.2) else {
+                continue
+            }
+            let next = month == 12 ? (year + 1, 1) : (year, month + 1)
+            guard let end = EventIntake.date(String(format: "%04d-%02d-01T00:00:00Z", next.0, next.1)),
+                end < now.addingTimeInterval(-Double(days) * AnalyticsCalendar.day)
+            else { continue }
+            dropped.append(name)
+        }
+        for name in dropped {
+            // The name matched analytics_events_<digits>_<digits> above: nothing else reaches the statement.
+            try await postgres.query("DROP TABLE IF EXISTS usage.\(unescaped: name)", logger: logger)
+        }
+        return dropped
+    }
+
+    /// Stores the accepted events and applies their `$identify` merges, in one transaction; events whose uuid was
+    /// stored before (in the last 35 days) are skipped, whatever their time. Returns how many were new.
+    func store(_ events: [AcceptedEvent], browser: String?, country: String?, logger: Logger) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        return try await postgres.withTransaction(logger: logger) { connection in
+            var inserted = 0
+            for try await _ in try await connection.query(
+                """
+                WITH fresh AS (
+                    INSERT INTO usage.analytics_event_ids (uuid) SELECT unnest(\(events.map(\.uuid))::uuid[])
+                    ON CONFLICT DO NOTHING RETURNING uuid
+                )
+                INSERT INTO usage.analytics_events (uuid, person, event, occurred_at, properties, browser, country)
+                SELECT e.uuid, person, event, occurred_at, properties::jsonb, \(browser), \(country)
+                FROM unnest(\(events.map(\.uuid))::uuid[], \(events.map(\.person))::text[], \(events.map(\.name))::text[],
+                    \(events.map(\.time))::timestamptz[], \(events.map(\.properties))::text[]) AS e(uuid, person, event, occurred_at, properties)
+                WHERE e.uuid IN (SELECT uuid FROM fresh)
+                RETURNING uuid
+                """,
+                logger: logger
+            ) { inserted += 1 }
+            for event in events where !event.mergedAnonymousIDs.isEmpty {
+                try await connection.query(
+                    "UPDATE usage.analytics_events SET person = \(event.person) WHERE person = ANY(\(event.mergedAnonymousIDs)::text[])",
+                    logger: logger
+                )
+            }
+            return inserted
+        }
+    }
+
+    /// Every event of `person`, erased, with a record of the erasure that does not name them.
+    func erase(_ person: String, requestedBy: String, logger: Logger) async throws -> Int {
+        try await postgres.withTransaction(logger: logger) { connection in
+            var removed = 0
+            for try await _ in try await connection.query(
+                "DELETE FROM usage.analytics_events WHERE person = \(person) RETURNING uuid",
+                logger: logger
+            ) { removed += 1 }
+            let hashed = Data(SHA256.hash(data: Data(person.utf8))).hexString
+            try await connection.query(
+                "INSERT INTO usage.analytics_erasures (person_sha256, requested_by, events_removed) VALUES (\(hashed), \(requestedBy), \(removed))",
+                logger: logger
+            )
+            return removed
+        }
+    }
+
+    struct ExportedEvent: Codable, Equatable, Sendable {
+        var uuid: UUID
+        var event: String
+        var timestamp: Date
+        var properties: JSONValue
+        var browser: String?
+        var country: String?
+    }
+
+    func export(_ person: String, logger: Logger) async throws -> [ExportedEvent] {
+        var events: [ExportedEvent] = []
+        for try await (uuid, name, time, properties, browser, country) in try await postgres.query(
+            """
+            SELECT uuid, event, occurred_at, properties::text, browser, country FROM usage.analytics_events
+            WHERE person = \(person) ORDER BY occurred_at, uuid
+            """,
+            logger: logger
+        ).decode((UUID, String, Date, String, String?, String?).self) {
+            let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(properties.utf8))) ?? .object([:])
+            events.append(ExportedEvent(uuid: uuid, event: name, timestamp: time, properties: json, browser: browser, country: country))
+        }
+        return events
+    }
+
+    /// DAU, WAU and MAU for each day of `[from, through]`, in SQL: the distinct people active per day are counted once,
+    /// then each day's trailing 7 and 30 days are unions of them.
+    func activeUsers(from: Date, through: Date, logger: Logger) async throws -> [ActiveUsers.Day] {
+        var days: [ActiveUsers.Day] = []
+        for try await (day, dau, wau, mau) in try await postgres.query(
+            """
+            WITH active AS (
+                SELECT DISTINCT person, (occurred_at AT TIME ZONE 'UTC')::date AS day FROM usage.analytics_events
+                WHERE event <> 'session_end'
+                    AND occurred_at >= (\(AnalyticsCalendar.label(from))::date - 29)::timestamp AT TIME ZONE 'UTC'
+                    AND occurred_at < (\(AnalyticsCalendar.label(through))::date + 1)::timestamp AT TIME ZONE 'UTC'
+            ), days AS (
+                SELECT generate_series(\(AnalyticsCalendar.label(from))::date, \(AnalyticsCalendar.label(through))::date, interval '1 day')::date AS day
+            )
+            SELECT d.day::text,
+                (SELECT count(*) FROM active a WHERE a.day = d.day)::int,
+                (SELECT count(DISTINCT person) FROM active a WHERE a.day BETWEEN d.day - 6 AND d.day)::int,
+                (SELECT count(DISTINCT person) FROM active a WHERE a.day BETWEEN d.day - 29 AND d.day)::int
+            FROM days d ORDER BY d.day
+            """,
+            logger: logger
+        ).decode((String, Int, Int, Int).self) {
+            guard let date = EventIntake.date(day + "T00:00:00Z") else { continue }
+            days.append(ActiveUsers.Day(day: date, dau: dau, wau: wau, mau: mau, stickiness: mau == 0 ? nil : ActiveUsers.ratio(dau, mau)))
+        }
+        return days
+    }
+
+    /// Each person's events in `[from, to)`, in time order, one person at a time, so a definition can run over any
+    /// number of events holding one person's in memory.
+    func forEachPerson(from: Date, to: Date, logger: Logger, _ body: ([AnalyticsEvent]) throws -> Void) async throws {
+        var current: [AnalyticsEvent] = []
+        for try await (person, name, time, properties) in try await postgres.query(
+            """
+            SELECT person, event, occurred_at, properties::text FROM usage.analytics_events
+            WHERE occurred_at >= \(from) AND occurred_at < \(to) ORDER BY person, occurred_at, uuid
+            """,
+            logger: logger
+        ).decode((String, String, Date, String).self) {
+            if let last = current.last, last.person != person {
+                try body(current)
+                current.removeAll(keepingCapacity: true)
+            }
+            current.append(AnalyticsEvent(person: person, name: name, time: time, properties: Self.flat(properties)))
+        }
+        if !current.isEmpty { try body(current) }
+    }
+
+    /// Top-level string, number and boolean properties as text, for step and filter matching.
+    static func flat(_ json: String) -> [String: String] {
+        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(json.utf8)) else { return [:] }
+        var flat: [String: String] = [:]
+        for (key, value) in object {
+            switch value {
+            case .string(let text): flat[key] = text
+            case .number(let number): flat[key] = "\(number)"
+            case .bool(let flag): flat[key] = flag ? "true" : "false"
+            default: break
+            }
+        }
+        return flat
+    }
+}
