@@ -206,7 +206,8 @@ struct GatewayHarness: Sendable {
                         cors: CORSPolicy(origins: [origin], anyOrigin: false, allowCredentials: true)
                     )
                     settings.logLevel = .warning
-                    settings.readinessTimeout = .seconds(1)
+                    // Generous: under a loaded machine an in-process upstream can take a second to answer, and no test waits on it.
+                    settings.readinessTimeout = .seconds(5)
                     settings.metricsPort = 0
                     configure(&settings)
                     let metrics = HTTPMetrics()

@@ -113,6 +113,37 @@ import Testing
         #expect(weekly.map(\.start) == [Self.monday] && weekly[0].size == 3)
     }
 
+    @Test func featureUsageIsUsersOverActiveUsersAndUsesPerUser() {
+        let events = [
+            Self.event("a", "feature_used", day: 0, ["feature": "export"]), Self.event("a", "feature_used", day: 1, ["feature": "export"]),
+            Self.event("b", "feature_used", day: 0, ["feature": "export"]), Self.event("b", "feature_used", day: 0, ["feature": "insights"]),
+            Self.event("c", "page_view", day: 0, ["page": "/"]), Self.event("d", "session_end", day: 0),
+        ]
+        let features = FeatureUsage.compute(events)
+        #expect(features.map(\.feature) == ["export", "insights"])
+        #expect(features[0].users == 2 && features[0].uses == 3)
+        #expect(features[0].usageRate == ActiveUsers.ratio(2, 3), "a, b and c were active; d only ended a session")
+        #expect(features[0].usesPerUser == ActiveUsers.ratio(3, 2))
+        #expect(features[1].usageRate == ActiveUsers.ratio(1, 3))
+    }
+
+    @Test func ticketsOpenAtTheirFirstEventAndResolveAtTheFirstResolution() {
+        let events = [
+            Self.event("a", "support_ticket", day: 0, hour: 9, ["ticket_id": "t1", "category": "billing", "status": "open"]),
+            Self.event("a", "support_ticket", day: 0, hour: 11, ["ticket_id": "t1", "status": "resolved"]),
+            Self.event("a", "support_ticket", day: 0, hour: 15, ["ticket_id": "t1", "status": "closed"]),
+            Self.event("b", "support_ticket", day: 1, hour: 9, ["ticket_id": "t2", "category": "bug", "status": "open"]),
+            Self.event("b", "support_ticket", day: 1, hour: 13, ["ticket_id": "t2", "status": "resolved"]),
+            Self.event("c", "support_ticket", day: 1, hour: 10, ["ticket_id": "t3", "category": "bug"]),
+            Self.event("c", "support_ticket", day: 1, ["status": "open"]),  // no ticket id: not a ticket
+        ]
+        let summary = SupportTickets.compute(events)
+        #expect(summary.openedByDay == [Self.at(day: 0, hour: 0): 1, Self.at(day: 1, hour: 0): 2])
+        #expect(summary.byCategory == ["billing": 1, "bug": 2])
+        #expect(summary.resolved == 2)
+        #expect(summary.medianSecondsToResolve == Double(3 * 3_600), "2 h and 4 h")
+    }
+
     @Test func weeksStartOnMondayInUTC() {
         #expect(AnalyticsCalendar.weekStart(Self.at(day: 6, hour: 23)) == Self.monday)
         #expect(AnalyticsCalendar.weekStart(Self.at(day: 7)) == Self.at(day: 7, hour: 0))

@@ -14,7 +14,8 @@ struct AnalyticsHarness: Sendable {
     let gateway: any TestClientProtocol
 
     static func run(_ test: @Sendable (AnalyticsHarness) async throws -> Void) async throws {
-        let settings = UsageSettings(billingURL: "http://127.0.0.1:\(TestSupport.refusingPort)")
+        var settings = UsageSettings(billingURL: "http://127.0.0.1:\(TestSupport.refusingPort)")
+        settings.analytics.activityInterval = .seconds(1)
         let usage = await InsightsUsageService.buildApplication(try TestSupport.serviceConfiguration(), settings: settings)
         try await usage.test(.live) { usage in
             try await TestSupport.withGateway(services: ["insights-usage": usage.baseURL]) { gateway in
@@ -67,6 +68,11 @@ extension JSONValue {
         if case .array(let items) = self { return items }
         return []
     }
+
+    fileprivate var fields: [String: JSONValue]? {
+        if case .object(let fields) = self { return fields }
+        return nil
+    }
 }
 
 @Suite struct AnalyticsTests {
@@ -90,6 +96,28 @@ extension JSONValue {
                     )
                 case 6: events.append(AnalyticsEvent(person: id, name: "conversion", time: time, properties: ["step": "trial"]))
                 case 7: events.append(AnalyticsEvent(person: id, name: "session_end", time: time))
+                case 8:
+                    let ticket = "t-\(id)-\(events.count)"
+                    let category = ["billing", "bug", "account"][random.next(3)]
+                    events.append(
+                        AnalyticsEvent(
+                            person: id,
+                            name: "support_ticket",
+                            time: time,
+                            properties: ["ticket_id": ticket, "category": category, "status": "open"]
+                        )
+                    )
+                    if random.next(3) != 0 {
+                        let resolved = time.addingTimeInterval(Double(600 + random.next(2 * 86_400)))
+                        events.append(
+                            AnalyticsEvent(
+                                person: id,
+                                name: "support_ticket",
+                                time: resolved,
+                                properties: ["ticket_id": ticket, "status": "resolved"]
+                            )
+                        )
+                    }
                 default: events.append(AnalyticsEvent(person: id, name: "page_view", time: time, properties: ["page": "/dashboard"]))
                 }
                 // Mostly minutes apart within a visit, sometimes hours or days until the next.
@@ -110,6 +138,8 @@ extension JSONValue {
             try await h.importHistory(events, admin: admin)
             let through = start.addingTimeInterval(59 * 86_400)
             let range = "from=\(AnalyticsCalendar.label(start))&to=\(AnalyticsCalendar.label(through))"
+            // A ticket may be resolved after the range; the range's questions read only its events.
+            let inRange = events.filter { $0.time < through.addingTimeInterval(86_400) }
 
             let days = try await h.get("/api/analytics/active-users?\(range)", token: admin)["days"]?.list ?? []
             let expected = ActiveUsers.series(events, from: start, through: through)
@@ -121,7 +151,7 @@ extension JSONValue {
             }
 
             let sessions = try await h.get("/api/analytics/sessions?\(range)", token: admin)
-            let summary = Sessions.summary(Sessions.sessions(events))
+            let summary = Sessions.summary(Sessions.sessions(inRange))
             #expect(sessions["sessions"]?.number == Decimal(summary.count))
             let median = try #require(sessions["median_seconds"]?.number.map { NSDecimalNumber(decimal: $0).doubleValue })
             #expect(abs(median - (summary.medianSeconds ?? -1)) < 0.001)
@@ -135,6 +165,26 @@ extension JSONValue {
             let expectedFunnel = Funnel.compute(events, steps: steps, from: start, to: through.addingTimeInterval(86_400))
             #expect(funnel["reached"]?.list.compactMap(\.number) == expectedFunnel.reached.map { Decimal($0) })
             #expect(funnel["overall"]?.number == expectedFunnel.overall)
+
+            let features = try await h.get("/api/analytics/features?\(range)", token: admin)["features"]?.list ?? []
+            let expectedFeatures = FeatureUsage.compute(inRange)
+            #expect(features.compactMap { $0["feature"]?.string } == expectedFeatures.map(\.feature))
+            for (answer, feature) in zip(features, expectedFeatures) {
+                #expect(answer["users"]?.number == Decimal(feature.users) && answer["uses"]?.number == Decimal(feature.uses))
+                #expect(answer["usage_rate"]?.number == feature.usageRate && answer["uses_per_user"]?.number == feature.usesPerUser)
+            }
+
+            let tickets = try await h.get("/api/analytics/support-tickets?\(range)", token: admin)
+            let expectedTickets = SupportTickets.compute(inRange)
+            #expect(tickets["resolved"]?.number == Decimal(expectedTickets.resolved))
+            #expect(tickets["by_category"]?.fields?.mapValues(\.number) == expectedTickets.byCategory.mapValues { Optional(Decimal($0)) })
+            let ticketMedian = try #require(tickets["median_seconds_to_resolve"]?.number.map { NSDecimalNumber(decimal: $0).doubleValue })
+            #expect(abs(ticketMedian - (expectedTickets.medianSecondsToResolve ?? -1)) < 0.001)
+
+            // A property filter narrows every question to the events that carry it.
+            let signups = try await h.get("/api/analytics/active-users?\(range)&filter=page=/signup", token: admin)["days"]?.list ?? []
+            let expectedSignups = ActiveUsers.series(events.filter { $0.properties["page"] == "/signup" }, from: start, through: through)
+            #expect(signups.compactMap { $0["dau"]?.number } == expectedSignups.map { Decimal($0.dau) })
 
             let retention = try await h.get("/api/analytics/retention?\(range)&period=week&periods=4", token: admin)
             let expectedRetention = Retention.table(events, period: .week, periods: 4, from: start, to: through.addingTimeInterval(86_400))
@@ -278,6 +328,22 @@ extension JSONValue {
 }
 
 extension AnalyticsTests {
+    @Test func adminsStreamsHearUserActivityWhileEventsArrive() async throws {
+        try await AnalyticsHarness.run { h in
+            let before = try await TestSupport.count("SELECT coalesce(max(id), 0)::int FROM stream.events")
+            let body = #"{"batch":[{"event":"page_view","distinct_id":"activity-\#(UUID().uuidString)","properties":{"page":"/"}}]}"#
+            #expect(try await h.send(body, token: nil).status == .accepted)
+            try await TestSupport.eventually("a user_activity event") {
+                try await TestSupport.count(
+                    """
+                    SELECT count(*)::int FROM stream.events
+                    WHERE kind = 'user_activity' AND id > \(before) AND user_id IS NULL AND (payload->>'events')::int >= 1
+                    """
+                ) > 0
+            }
+        }
+    }
+
     @Test func monthsPastTheRetentionAreDroppedWhole() async throws {
         try await TestSupport.withPostgres { postgres in
             try await InsightsUsageService.descriptor.migrate(on: postgres, logger: TestSupport.logger)

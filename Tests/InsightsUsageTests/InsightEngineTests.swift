@@ -1,16 +1,22 @@
 import Contracts
 import Foundation
-@testable import InsightsUsage
 import PlanKit
 import Testing
+
+@testable import InsightsUsage
 
 @Suite struct InsightEngineTests {
     /// Consecutive days from 2026-01-01, each with the given MRR (cents) and the rest from `latest` on the last day.
     static func history(_ mrr: [Decimal], latest: (inout MetricsSnapshot) -> Void = { _ in }) -> [MetricsSnapshot] {
         var days = mrr.enumerated().map { index, value in
             MetricsSnapshot(
-                day: String(format: "2026-01-%02d", index + 1), currency: "usd", mrr: value, arr: value * 12, totalRevenue: 0,
-                totalCustomers: 10, activeSubscriptions: 10
+                day: String(format: "2026-01-%02d", index + 1),
+                currency: "usd",
+                mrr: value,
+                arr: value * 12,
+                totalRevenue: 0,
+                totalCustomers: 10,
+                activeSubscriptions: 10
             )
         }
         if !days.isEmpty { latest(&days[days.count - 1]) }
@@ -104,7 +110,8 @@ import Testing
             $0.ltv = 20_000
         }
         let report = InsightEngine.report(days, currency: "usd")
-        let findings = report.churnRisk.reasons + report.growthOpportunities + report.pricingSuggestions
+        let findings =
+            report.churnRisk.reasons + report.growthOpportunities + report.pricingSuggestions
             + report.healthScore.components.map(\.basis) + [report.revenuePrediction.explanation]
         #expect(findings.count > 8)
         #expect(findings.allSatisfy { !$0.facts.isEmpty })

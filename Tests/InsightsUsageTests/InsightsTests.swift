@@ -2,15 +2,16 @@ import AsyncHTTPClient
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
-@testable import InsightsUsage
 import NIOCore
 import PostgresNIO
 import Sandbox
 import ServiceKit
 import StripeKit
-@testable import StripeSync
 import TestSupport
 import Testing
+
+@testable import InsightsUsage
+@testable import StripeSync
 
 extension UsageHarness {
     /// A connection of `owner`'s whose account the sandbox holds, copied and turned into snapshots by stripe-sync's
@@ -34,7 +35,14 @@ extension UsageHarness {
                 logger: TestSupport.logger
             )
             let stripeClient = StripeClient(http: HTTPClient.shared, secretKey: "sk_test_insights", apiBase: stripe.baseURL)
-            let sync = AccountSync(postgres: client, stripe: stripeClient, account: account, job: job, worker: "insights-test", logger: TestSupport.logger)
+            let sync = AccountSync(
+                postgres: client,
+                stripe: stripeClient,
+                account: account,
+                job: job,
+                worker: "insights-test",
+                logger: TestSupport.logger
+            )
             _ = try await sync.full(from: nil, now: Int(Date().timeIntervalSince1970))
             try await SnapshotBuilder.rebuild(connectionID: id, account: account, postgres: client, logger: TestSupport.logger)
         }
@@ -123,7 +131,10 @@ extension UsageHarness {
             let user = try await UsageTests.user()
             _ = try await TestSupport.upgrade(gateway: h.gateway, stripe: h.stripe, sandbox: h.sandbox, token: user.token, plan: "professional")
             let connection = try await h.syncedConnection(owner: user.id)
-            #expect(try await h.record(#"{"userId":"\#(user.id)","eventType":"ai_insight","amount":50,"idempotencyKey":"earlier-insights"}"#).status == .created)
+            #expect(
+                try await h.record(#"{"userId":"\#(user.id)","eventType":"ai_insight","amount":50,"idempotencyKey":"earlier-insights"}"#).status
+                    == .created
+            )
             #expect(try await h.insight(connection, token: user.token).status == .created)
             let (_, usage) = try await h.current(user.token)
             #expect(usage?["usage"]?["aiInsights"] == .number(51))
@@ -149,7 +160,10 @@ extension UsageHarness {
             #expect(insight.engine == "builtin")
             #expect(insight.narrative == InsightEngine.narrative(insight.report))
             let reason = try #require(insight.fallbackReason)
-            let expected = ["timeout": "did not answer within 1 s", "error": "answered 500", "malformed": "did not follow the schema", "off_schema": "did not follow the schema"]
+            let expected = [
+                "timeout": "did not answer within 1 s", "error": "answered 500", "malformed": "did not follow the schema",
+                "off_schema": "did not follow the schema",
+            ]
             #expect(reason.contains(expected[failure]!))
             let retried = try await h.insight(connection, token: user.token, key: "retry-\(failure)")
             #expect(retried.status == .ok)

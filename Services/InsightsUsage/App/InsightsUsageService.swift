@@ -1,4 +1,5 @@
 import ServiceKit
+import ServiceLifecycle
 
 /// insights-usage: usage metering against tier limits, overage billing, and AI insights on stripe-sync's metrics.
 public enum InsightsUsageService: RevmeshService {
@@ -19,7 +20,7 @@ public enum InsightsUsageService: RevmeshService {
     }
 
     public static func buildApplication(_ configuration: ServiceConfiguration, settings: UsageSettings) async -> ServiceApplication {
-        var retention: AnalyticsRetention?
+        var analyticsServices: [any Service] = []
         var app = await buildServiceApplication(descriptor, configuration: configuration) { router, environment in
             let accounts = AccountDirectory(client: environment.internalClient, billingURL: settings.billingURL, ttl: settings.accountCacheTTL)
             UsageRoutes(postgres: environment.postgres, accounts: accounts).addRoutes(to: router)
@@ -31,9 +32,12 @@ public enum InsightsUsageService: RevmeshService {
             ).addRoutes(to: router)
             let analytics = AnalyticsQueries(postgres: environment.postgres)
             AnalyticsRoutes(queries: analytics, settings: settings.analytics).addRoutes(to: router)
-            retention = AnalyticsRetention(queries: analytics, days: settings.analytics.retentionDays, logger: environment.logger)
+            analyticsServices = [
+                AnalyticsRetention(queries: analytics, days: settings.analytics.retentionDays, logger: environment.logger),
+                ActivityAnnouncer(postgres: environment.postgres, interval: settings.analytics.activityInterval, logger: environment.logger),
+            ]
         }
-        app.addServices(retention!)
+        app.addServices(analyticsServices)
         return app
     }
 }

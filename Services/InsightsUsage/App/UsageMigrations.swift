@@ -80,6 +80,13 @@ enum UsageMigrations {
                 )
                 """,
                 """
+                CREATE TABLE usage.activity_announcements (
+                    id integer PRIMARY KEY CHECK (id = 1),
+                    announced_at timestamptz NOT NULL
+                )
+                """,
+                "INSERT INTO usage.activity_announcements VALUES (1, '-infinity')",
+                """
                 CREATE TABLE usage.analytics_erasures (
                     id bigserial PRIMARY KEY,
                     person_sha256 text NOT NULL,

@@ -299,3 +299,71 @@ enum Retention {
         }
     }
 }
+
+/// Feature usage: for each feature, the people who used it ÷ the people active in the range, and uses per user.
+enum FeatureUsage {
+    struct Feature: Equatable, Sendable {
+        var feature: String
+        var users: Int
+        var uses: Int
+        /// Users of the feature ÷ active users; nil when nobody was active.
+        var usageRate: Decimal?
+        var usesPerUser: Decimal
+    }
+
+    static func compute(_ events: [AnalyticsEvent]) -> [Feature] {
+        let active = Set(events.filter { $0.name != "session_end" }.map(\.person)).count
+        var users: [String: Set<String>] = [:]
+        var uses: [String: Int] = [:]
+        for event in events where event.name == "feature_used" {
+            guard let feature = event.properties["feature"] else { continue }
+            users[feature, default: []].insert(event.person)
+            uses[feature, default: 0] += 1
+        }
+        return rank(users.map { ($0.key, $0.value.count, uses[$0.key] ?? 0) }, active: active)
+    }
+
+    /// Features from their counts, most used first.
+    static func rank(_ counts: [(feature: String, users: Int, uses: Int)], active: Int) -> [Feature] {
+        counts.map { feature, users, uses in
+            Feature(
+                feature: feature,
+                users: users,
+                uses: uses,
+                usageRate: active == 0 ? nil : ActiveUsers.ratio(users, active),
+                usesPerUser: users == 0 ? 0 : ActiveUsers.ratio(uses, users)
+            )
+        }.sorted { ($1.users, $0.feature) < ($0.users, $1.feature) }
+    }
+}
+
+/// Support tickets from `support_ticket` events that name a `ticket_id`: a ticket opens at its first event (its
+/// category is that event's), resolves at its first event with status `resolved` or `closed`.
+enum SupportTickets {
+    struct Summary: Equatable, Sendable {
+        /// Tickets opened per UTC day.
+        var openedByDay: [Date: Int]
+        var byCategory: [String: Int]
+        var resolved: Int
+        var medianSecondsToResolve: Double?
+    }
+
+    static let resolvedStatuses: Set<String> = ["resolved", "closed"]
+
+    static func compute(_ events: [AnalyticsEvent]) -> Summary {
+        var tickets: [String: (opened: Date, category: String, resolved: Date?)] = [:]
+        for event in events.sorted(by: { $0.time < $1.time }) where event.name == "support_ticket" {
+            guard let id = event.properties["ticket_id"] else { continue }
+            var ticket = tickets[id] ?? (event.time, event.properties["category"] ?? "uncategorised", nil)
+            if ticket.resolved == nil, resolvedStatuses.contains(event.properties["status"] ?? "") { ticket.resolved = event.time }
+            tickets[id] = ticket
+        }
+        let durations = tickets.values.compactMap { ticket in ticket.resolved.map { $0.timeIntervalSince(ticket.opened) } }.sorted()
+        return Summary(
+            openedByDay: Dictionary(grouping: tickets.values, by: { AnalyticsCalendar.dayStart($0.opened) }).mapValues(\.count),
+            byCategory: Dictionary(grouping: tickets.values, by: \.category).mapValues(\.count),
+            resolved: durations.count,
+            medianSecondsToResolve: Percentile.continuous(durations, 0.5)
+        )
+    }
+}

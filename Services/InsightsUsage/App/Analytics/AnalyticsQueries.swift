@@ -171,7 +171,7 @@ struct AnalyticsQueries: Sendable {
 
     /// DAU, WAU and MAU for each day of `[from, through]`, in SQL: the distinct people active per day are counted once,
     /// then each day's trailing 7 and 30 days are unions of them.
-    func activeUsers(from: Date, through: Date, logger: Logger) async throws -> [ActiveUsers.Day] {
+    func activeUsers(from: Date, through: Date, filter: String = "{}", logger: Logger) async throws -> [ActiveUsers.Day] {
         var days: [ActiveUsers.Day] = []
         for try await (day, dau, wau, mau) in try await postgres.query(
             """
@@ -180,6 +180,7 @@ struct AnalyticsQueries: Sendable {
                 WHERE event <> 'session_end'
                     AND occurred_at >= (\(AnalyticsCalendar.label(from))::date - 29)::timestamp AT TIME ZONE 'UTC'
                     AND occurred_at < (\(AnalyticsCalendar.label(through))::date + 1)::timestamp AT TIME ZONE 'UTC'
+                    AND properties @> \(filter)::jsonb
             ), days AS (
                 SELECT generate_series(\(AnalyticsCalendar.label(from))::date, \(AnalyticsCalendar.label(through))::date, interval '1 day')::date AS day
             )
@@ -197,14 +198,63 @@ struct AnalyticsQueries: Sendable {
         return days
     }
 
+    /// Users and uses of each feature, and the people active, in `[from, to)`.
+    func featureUsage(from: Date, to: Date, filter: String = "{}", logger: Logger) async throws -> [FeatureUsage.Feature] {
+        var counts: [(feature: String, users: Int, uses: Int)] = []
+        for try await (feature, users, uses) in try await postgres.query(
+            """
+            SELECT properties->>'feature', count(DISTINCT person)::int, count(*)::int FROM usage.analytics_events
+            WHERE event = 'feature_used' AND properties ? 'feature' AND occurred_at >= \(from) AND occurred_at < \(to)
+                AND properties @> \(filter)::jsonb
+            GROUP BY 1
+            """,
+            logger: logger
+        ).decode((String, Int, Int).self) { counts.append((feature, users, uses)) }
+        var active = 0
+        for try await count in try await postgres.query(
+            """
+            SELECT count(DISTINCT person)::int FROM usage.analytics_events
+            WHERE event <> 'session_end' AND occurred_at >= \(from) AND occurred_at < \(to) AND properties @> \(filter)::jsonb
+            """,
+            logger: logger
+        ).decode(Int.self) { active = count }
+        return FeatureUsage.rank(counts, active: active)
+    }
+
+    /// The tickets of `[from, to)`, each once: when it opened, its category, when it was first resolved.
+    func supportTickets(from: Date, to: Date, filter: String = "{}", logger: Logger) async throws -> SupportTickets.Summary {
+        var events: [AnalyticsEvent] = []
+        for try await (ticket, opened, category, resolved) in try await postgres.query(
+            """
+            SELECT properties->>'ticket_id', min(occurred_at),
+                (array_agg(coalesce(properties->>'category', 'uncategorised') ORDER BY occurred_at, uuid))[1],
+                min(occurred_at) FILTER (WHERE properties->>'status' IN ('resolved', 'closed'))
+            FROM usage.analytics_events
+            WHERE event = 'support_ticket' AND properties ? 'ticket_id' AND occurred_at >= \(from) AND occurred_at < \(to)
+                AND properties @> \(filter)::jsonb
+            GROUP BY 1
+            """,
+            logger: logger
+        ).decode((String, Date, String, Date?).self) {
+            // Each ticket as the two events the definition needs, so the one definition summarises them.
+            events.append(AnalyticsEvent(person: "", name: "support_ticket", time: opened, properties: ["ticket_id": ticket, "category": category]))
+            if let resolved {
+                events.append(
+                    AnalyticsEvent(person: "", name: "support_ticket", time: resolved, properties: ["ticket_id": ticket, "status": "resolved"])
+                )
+            }
+        }
+        return SupportTickets.compute(events)
+    }
+
     /// Each person's events in `[from, to)`, in time order, one person at a time, so a definition can run over any
     /// number of events holding one person's in memory.
-    func forEachPerson(from: Date, to: Date, logger: Logger, _ body: ([AnalyticsEvent]) throws -> Void) async throws {
+    func forEachPerson(from: Date, to: Date, filter: String = "{}", logger: Logger, _ body: ([AnalyticsEvent]) throws -> Void) async throws {
         var current: [AnalyticsEvent] = []
         for try await (person, name, time, properties) in try await postgres.query(
             """
             SELECT person, event, occurred_at, properties::text FROM usage.analytics_events
-            WHERE occurred_at >= \(from) AND occurred_at < \(to) ORDER BY person, occurred_at, uuid
+            WHERE occurred_at >= \(from) AND occurred_at < \(to) AND properties @> \(filter)::jsonb ORDER BY person, occurred_at, uuid
             """,
             logger: logger
         ).decode((String, String, Date, String).self) {

@@ -69,6 +69,35 @@ struct AnalyticsRoutes {
         }
     }
 
+    struct FeaturesAnswer: ResponseCodable {
+        struct Feature: Codable {
+            var feature: String
+            var users: Int
+            var uses: Int
+            var usageRate: Decimal?
+            var usesPerUser: Decimal
+            enum CodingKeys: String, CodingKey {
+                case feature, users, uses
+                case usageRate = "usage_rate"
+                case usesPerUser = "uses_per_user"
+            }
+        }
+        var features: [Feature]
+    }
+
+    struct TicketsAnswer: ResponseCodable {
+        var openedByDay: [String: Int]
+        var byCategory: [String: Int]
+        var resolved: Int
+        var medianSecondsToResolve: Double?
+        enum CodingKeys: String, CodingKey {
+            case resolved
+            case openedByDay = "opened_by_day"
+            case byCategory = "by_category"
+            case medianSecondsToResolve = "median_seconds_to_resolve"
+        }
+    }
+
     struct RetentionAnswer: ResponseCodable {
         struct Cohort: Codable {
             var start: String
@@ -97,17 +126,19 @@ struct AnalyticsRoutes {
         }
         router.get("/api/analytics/active-users") { request, context -> ActiveUsersAnswer in
             _ = try context.requireAdmin()
-            let range = try AnalyticsRange(Self.parameters(request))
-            let days = try await queries.activeUsers(from: range.from, through: range.through, logger: context.logger)
+            let range = try AnalyticsRange(Self.parameters(request), filters: Self.filters(request))
+            let days = try await queries.activeUsers(from: range.from, through: range.through, filter: range.filter, logger: context.logger)
             return ActiveUsersAnswer(
                 days: days.map { .init(day: AnalyticsCalendar.label($0.day), dau: $0.dau, wau: $0.wau, mau: $0.mau, stickiness: $0.stickiness) }
             )
         }
         router.get("/api/analytics/sessions") { request, context -> SessionsAnswer in
             _ = try context.requireAdmin()
-            let range = try AnalyticsRange(Self.parameters(request))
+            let range = try AnalyticsRange(Self.parameters(request), filters: Self.filters(request))
             var all: [Sessions.Session] = []
-            try await queries.forEachPerson(from: range.from, to: range.end, logger: context.logger) { all += Sessions.sessions(ofOnePerson: $0) }
+            try await queries.forEachPerson(from: range.from, to: range.end, filter: range.filter, logger: context.logger) {
+                all += Sessions.sessions(ofOnePerson: $0)
+            }
             let summary = Sessions.summary(all)
             return SessionsAnswer(
                 sessions: summary.count,
@@ -119,13 +150,14 @@ struct AnalyticsRoutes {
         router.get("/api/analytics/funnel") { request, context -> FunnelAnswer in
             _ = try context.requireAdmin()
             let parameters = Self.parameters(request)
-            let range = try AnalyticsRange(parameters)
+            let range = try AnalyticsRange(parameters, filters: Self.filters(request))
             let named = request.uri.queryParameters.getAll("step").map { String($0) }
             let steps = try AnalyticsRange.steps(named)
             let days = try AnalyticsRange.integer(parameters["window_days"], name: "window_days", default: 14, in: 1...90)
             let window = Double(days) * AnalyticsCalendar.day
             var tally = Funnel.Tally(steps: steps.count)
-            try await queries.forEachPerson(from: range.from, to: range.end.addingTimeInterval(window), logger: context.logger) { events in
+            try await queries.forEachPerson(from: range.from, to: range.end.addingTimeInterval(window), filter: range.filter, logger: context.logger)
+            { events in
                 tally.add(Funnel.person(events, steps: steps, from: range.from, to: range.end, window: window))
             }
             let result = tally.result
@@ -137,10 +169,31 @@ struct AnalyticsRoutes {
                 medianSecondsToConvert: result.medianSecondsToConvert
             )
         }
+        router.get("/api/analytics/features") { request, context -> FeaturesAnswer in
+            _ = try context.requireAdmin()
+            let range = try AnalyticsRange(Self.parameters(request), filters: Self.filters(request))
+            let features = try await queries.featureUsage(from: range.from, to: range.end, filter: range.filter, logger: context.logger)
+            return FeaturesAnswer(
+                features: features.map {
+                    .init(feature: $0.feature, users: $0.users, uses: $0.uses, usageRate: $0.usageRate, usesPerUser: $0.usesPerUser)
+                }
+            )
+        }
+        router.get("/api/analytics/support-tickets") { request, context -> TicketsAnswer in
+            _ = try context.requireAdmin()
+            let range = try AnalyticsRange(Self.parameters(request), filters: Self.filters(request))
+            let summary = try await queries.supportTickets(from: range.from, to: range.end, filter: range.filter, logger: context.logger)
+            return TicketsAnswer(
+                openedByDay: Dictionary(uniqueKeysWithValues: summary.openedByDay.map { (AnalyticsCalendar.label($0.key), $0.value) }),
+                byCategory: summary.byCategory,
+                resolved: summary.resolved,
+                medianSecondsToResolve: summary.medianSecondsToResolve
+            )
+        }
         router.get("/api/analytics/retention") { request, context -> RetentionAnswer in
             _ = try context.requireAdmin()
             let parameters = Self.parameters(request)
-            let range = try AnalyticsRange(parameters)
+            let range = try AnalyticsRange(parameters, filters: Self.filters(request))
             guard let period = Retention.Period(rawValue: parameters["period"] ?? "day") else {
                 throw APIError.invalidPayload([FieldProblem("period", "must be day or week")])
             }
@@ -156,7 +209,9 @@ struct AnalyticsRoutes {
             )
             var tally = Retention.Tally(query: query)
             let readUntil = range.end.addingTimeInterval(Double(periods + 1) * query.length)
-            try await queries.forEachPerson(from: range.from, to: readUntil, logger: context.logger) { tally.add(Retention.person($0, query)) }
+            try await queries.forEachPerson(from: range.from, to: readUntil, filter: range.filter, logger: context.logger) {
+                tally.add(Retention.person($0, query))
+            }
             return RetentionAnswer(
                 period: period.rawValue,
                 cohorts: tally.cohorts.map { .init(start: AnalyticsCalendar.label($0.start), size: $0.size, retained: $0.retained) }
@@ -218,6 +273,11 @@ struct AnalyticsRoutes {
         Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { $1 })
     }
 
+    /// Every `filter=key=value` of the query, in order.
+    static func filters(_ request: Request) -> [String] {
+        request.uri.queryParameters.getAll("filter").map { String($0) }
+    }
+
     /// The person a request may see or erase: their own, or anyone's for an admin.
     static func person(_ context: ServiceRequestContext) throws -> String {
         let identity = try context.requireUser()
@@ -229,17 +289,29 @@ struct AnalyticsRoutes {
     }
 }
 
-/// `from` and `to` (UTC dates, both included; by default the last 30 days), checked. No I/O.
+/// `from` and `to` (UTC dates, both included; by default the last 30 days) and `filter=key=value` (repeatable: only
+/// events whose property `key` is the string `value`), checked. No I/O.
 struct AnalyticsRange: Equatable {
     var from: Date
     var through: Date
+    /// The filters as a JSON object for `properties @>`; `{}` matches every event.
+    var filter = "{}"
     /// The instant after the last day.
     var end: Date { through.addingTimeInterval(AnalyticsCalendar.day) }
 
     static let longest = 400
 
-    init(_ parameters: [String: String], now: Date = Date()) throws {
+    init(_ parameters: [String: String], filters: [String] = [], now: Date = Date()) throws {
         var problems: [FieldProblem] = []
+        var wanted: [String: String] = [:]
+        for filter in filters {
+            let pair = filter.split(separator: "=", maxSplits: 1).map(String.init)
+            guard pair.count == 2, pair[0].wholeMatch(of: /[A-Za-z0-9_.$-]{1,64}/) != nil, pair[1].count <= 200 else {
+                problems.append(FieldProblem("filter", "\(filter.prefix(80)) is not key=value (a property name, then at most 200 characters)"))
+                continue
+            }
+            wanted[pair[0]] = pair[1]
+        }
         func day(_ name: String) -> Date? {
             guard let text = parameters[name] else { return nil }
             guard text.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) != nil, let date = EventIntake.date(text + "T00:00:00Z") else {
@@ -257,6 +329,9 @@ struct AnalyticsRange: Equatable {
         guard problems.isEmpty else { throw APIError.invalidPayload(problems) }
         self.from = from
         self.through = through
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        filter = String(decoding: (try? encoder.encode(wanted)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
     static func integer(_ text: String?, name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
@@ -293,6 +368,8 @@ struct AnalyticsSettings: Sendable {
     /// `ANALYTICS_PRIVACY_MODE=gdpr_compliant` (the default) or `standard`.
     var privacy = true
     var retentionDays = 395
+    /// How often admins' streams hear `user_activity` (`ANALYTICS_ACTIVITY_SECONDS`).
+    var activityInterval: Duration = .seconds(10)
 
     static func load(from environment: EnvironmentReader) throws -> AnalyticsSettings {
         var settings = AnalyticsSettings()
@@ -307,6 +384,7 @@ struct AnalyticsSettings: Sendable {
         default: throw ConfigurationError(variable: "ANALYTICS_PRIVACY_MODE", expected: "must be gdpr_compliant or standard")
         }
         settings.retentionDays = try environment.integer("ANALYTICS_RETENTION_DAYS", default: 395, in: 31...3_650)
+        settings.activityInterval = .seconds(try environment.integer("ANALYTICS_ACTIVITY_SECONDS", default: 10, in: 1...3_600))
         return settings
     }
 }
