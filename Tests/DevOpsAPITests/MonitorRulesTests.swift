@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import PlanKit
 import ServiceKit
 import Testing
 
@@ -125,12 +126,12 @@ import Testing
         let busy = try #require(DigitalOceanMetrics.cpuPercent(cpu, window: window).overall)
         // Δidle = 239.62 of Δall = 239.92 seconds.
         let expected: Decimal = 100 * (1 - Decimal(string: "239.62")! / Decimal(string: "239.92")!)
-        #expect(busy.rounded(6) == expected.rounded(6))
+        #expect(busy.rounded(places: 6) == expected.rounded(places: 6))
 
         // A reboot resets the counters: that step is left out rather than read as negative time.
         var rebooted = cpu
         rebooted[0].values.append(.init(time: Date(timeIntervalSince1970: 1_796_083_680), value: 10))
-        #expect(DigitalOceanMetrics.cpuPercent(rebooted, window: window).overall!.rounded(6) == expected.rounded(6))
+        #expect(DigitalOceanMetrics.cpuPercent(rebooted, window: window).overall!.rounded(places: 6) == expected.rounded(places: 6))
     }
 
     @Test func digitalOceanAmountsBecomeCents() {

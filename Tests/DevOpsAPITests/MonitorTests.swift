@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import PlanKit
 import Sandbox
 import ServiceKit
 import TestSupport
@@ -35,14 +36,15 @@ import Testing
             let summary = try #require(report["integration"]?["summary"])
             #expect(summary["executions"]?.decimal == Decimal(counted.count))
             #expect(summary["failed"]?.decimal == Decimal(counted.count - successes))
-            #expect(summary["success_rate"]?.decimal == (Decimal(successes) / Decimal(counted.count)).rounded(4))
-            #expect(summary["mean_duration_ms"]?.decimal == (Decimal(finished.reduce(0, +)) / Decimal(finished.count)).rounded(0))
+            #expect(summary["success_rate"]?.decimal == (Decimal(successes) / Decimal(counted.count)).rounded(places: 4))
+            #expect(summary["mean_duration_ms"]?.decimal == (Decimal(finished.reduce(0, +)) / Decimal(finished.count)).rounded(places: 0))
             #expect(summary["waiting"]?.decimal == Decimal(instance.executions.filter { $0.status == "waiting" }.count))
             #expect(summary["active_workflows"]?.decimal == Decimal(instance.workflows.filter(\.active).count))
             let worst = try #require(summary["workflows"]?.items.first)
             let worstRuns = counted.filter { $0.workflowID == worst["workflow_id"]?.string }
             #expect(
-                worst["error_rate"]?.decimal == (Decimal(worstRuns.filter { $0.status != "success" }.count) / Decimal(worstRuns.count)).rounded(4)
+                worst["error_rate"]?.decimal
+                    == (Decimal(worstRuns.filter { $0.status != "success" }.count) / Decimal(worstRuns.count)).rounded(places: 4)
             )
             #expect(summary["insights"]?["total"]?.decimal == Decimal(counted.count), "the licensed instance's own summary is kept beside ours")
 
@@ -174,11 +176,11 @@ import Testing
                 let increase = { (values: [(Int64, Decimal)]) in values.last!.1 - values.first!.1 }
                 let all = modes.map { increase($0.1) }.reduce(0, +)
                 let idle = increase(modes.first { $0.0 == "idle" }!.1)
-                #expect(row["cpu_percent"]?.decimal == (100 * (1 - idle / all)).rounded(2))
+                #expect(row["cpu_percent"]?.decimal == (100 * (1 - idle / all)).rounded(places: 2))
                 let total = inWindow("memory_total")[0].last!.1
                 let available = inWindow("memory_available")[0].last!.1
-                #expect(row["memory_percent"]?.decimal == (100 * (1 - available / total)).rounded(2))
-                #expect(row["bandwidth_in_mbps"]?.decimal == (inWindow("bandwidth")[0].last!.1).rounded(3))
+                #expect(row["memory_percent"]?.decimal == (100 * (1 - available / total)).rounded(places: 2))
+                #expect(row["bandwidth_in_mbps"]?.decimal == (inWindow("bandwidth")[0].last!.1).rounded(places: 3))
             }
             try await h.deleteIntegration(id)
         }
@@ -208,13 +210,17 @@ import Testing
             let summary = try #require(report["integration"]?["summary"])
             #expect(summary["calls"]?.decimal == Decimal(terminal.count))
             #expect(
-                summary["connect_rate"]?.decimal == (Decimal(terminal.filter { $0.status == "ended" }.count) / Decimal(terminal.count)).rounded(4)
+                summary["connect_rate"]?.decimal
+                    == (Decimal(terminal.filter { $0.status == "ended" }.count) / Decimal(terminal.count)).rounded(places: 4)
             )
-            #expect(summary["error_rate"]?.decimal == (Decimal(terminal.filter { $0.status == "error" }.count) / Decimal(terminal.count)).rounded(4))
-            #expect(summary["goal_success_rate"]?.decimal == (Decimal(analysed.filter { $0 }.count) / Decimal(analysed.count)).rounded(4))
+            #expect(
+                summary["error_rate"]?.decimal
+                    == (Decimal(terminal.filter { $0.status == "error" }.count) / Decimal(terminal.count)).rounded(places: 4)
+            )
+            #expect(summary["goal_success_rate"]?.decimal == (Decimal(analysed.filter { $0 }.count) / Decimal(analysed.count)).rounded(places: 4))
             #expect(summary["latency_p50_ms"]?.decimal == percentile(50))
             #expect(summary["latency_p95_ms"]?.decimal == percentile(95))
-            #expect(summary["cost_cents"]?.decimal == counted.map(\.costCents).reduce(0, +).rounded(0))
+            #expect(summary["cost_cents"]?.decimal == counted.map(\.costCents).reduce(0, +).rounded(places: 0))
             #expect(summary["concurrency_limit"]?.decimal == Decimal(account.limit))
             let pages = calls.filter { $0.path == (v3 ? "/v3/list-calls" : "/v2/list-calls") }
             #expect(pages.count == (v3 ? (counted.count + 999) / 1_000 : counted.count / 1_000 + 1), "pages of 1,000 until the window is read")
@@ -272,21 +278,21 @@ import Testing
             let completed = ended.filter { $0.status == "completed" }
             let summary = try #require(report["integration"]?["summary"])
             #expect(summary["calls"]?.decimal == Decimal(ended.count))
-            #expect(summary["call_success_rate"]?.decimal == (Decimal(completed.count) / Decimal(ended.count)).rounded(4))
+            #expect(summary["call_success_rate"]?.decimal == (Decimal(completed.count) / Decimal(ended.count)).rounded(places: 4))
             #expect(
                 summary["mean_duration_seconds"]?.decimal
-                    == (Decimal(completed.map(\.durationSeconds).reduce(0, +)) / Decimal(completed.count)).rounded(1)
+                    == (Decimal(completed.map(\.durationSeconds).reduce(0, +)) / Decimal(completed.count)).rounded(places: 1)
             )
             let cost = counted.compactMap { Decimal(string: $0.price, locale: Locale(identifier: "en_US_POSIX")) }.reduce(0, +)
             #expect(summary["cost"]?.string.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) } == cost, "the exact sum")
-            #expect(summary["cost_cents"]?.decimal == (cost * 100).rounded(0))
+            #expect(summary["cost_cents"]?.decimal == (cost * 100).rounded(places: 0))
             #expect(summary["balance_cents"]?.decimal == Decimal(string: account.balance)! * 100)
             #expect(summary["currency"] == "eur")
             #expect(calls.count == (counted.count + 99) / 100, "record_index paging, 100 a page")
 
             let delivered = account.smsStatuses.filter { $0 == "delivered" }.count
             let failed = account.smsStatuses.filter { ["failed", "expired", "rejected"].contains($0) }.count
-            #expect(summary["sms_delivery_rate"]?.decimal == (Decimal(delivered) / Decimal(delivered + failed)).rounded(4))
+            #expect(summary["sms_delivery_rate"]?.decimal == (Decimal(delivered) / Decimal(delivered + failed)).rounded(places: 4))
             #expect(summary["sms_pending"]?.decimal == Decimal(account.smsStatuses.count - delivered - failed))
             #expect(h.sandbox.faults.requests.filter { $0.path == "/v2/reports/records" }.count == 3, "TRUNCATED pages of 50 followed")
 
@@ -311,10 +317,10 @@ import Testing
             #expect(series.header("authorization")?.hasPrefix("Bearer ya29.") == true, "the exchanged token, never the key")
             let end = try #require(MonitorExpectations.parameters(series.query ?? "")["interval.endTime"].flatMap(ProviderJSON.parseDate))
             let lastHour = Int64(end.timeIntervalSince1970 - 1) / 3600
-            let expected = project.instances.map { (GoogleCloudFake.utilization(instance: $0.id, hour: lastHour) * 100).rounded(2) }
+            let expected = project.instances.map { (GoogleCloudFake.utilization(instance: $0.id, hour: lastHour) * 100).rounded(places: 2) }
             let summary = try #require(report["integration"]?["summary"])
             #expect(summary["instances"]?.decimal == 3)
-            #expect(summary["mean_cpu_percent"]?.decimal == (expected.reduce(0, +) / 3).rounded(2))
+            #expect(summary["mean_cpu_percent"]?.decimal == (expected.reduce(0, +) / 3).rounded(places: 2))
             let busiest = summary["busiest"]?.items ?? []
             for row in busiest {
                 let index = try #require(project.instances.firstIndex { $0.id == row["instance_id"]?.string })

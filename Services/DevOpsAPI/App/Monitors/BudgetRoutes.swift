@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PlanKit
 import PostgresNIO
 import ServiceKit
 
@@ -65,7 +66,7 @@ struct BudgetRoutes {
                 problems.append(FieldProblem("message.data.currencyCode", "must be an ISO 4217 code"))
             }
             guard problems.isEmpty, let notification, let published, let intervalStart else { throw APIError.invalidPayload(problems) }
-            func cents(_ amount: Decimal) -> Int64 { NSDecimalNumber(decimal: (amount * 100).rounded(0)).int64Value }
+            func cents(_ amount: Decimal) -> Int64 { MonthlyRecurring.rounded(amount * 100) }
             self.budgetID = budgetID
             billingAccountID = attributes["billingAccountId"] ?? ""
             name = String(notification.budgetDisplayName.prefix(200))
@@ -144,7 +145,7 @@ struct BudgetRoutes {
             ) { stored = true }
             guard stored, let crossed = budget.thresholdExceeded, crossed > (known ? previous ?? 0 : 0) else { return }
             let severity: AlertSeverity = crossed >= 1 ? .high : .medium
-            let percent = NSDecimalNumber(decimal: (crossed * 100).rounded(0)).intValue
+            let percent = NSDecimalNumber(decimal: (crossed * 100).rounded(places: 0)).intValue
             let message =
                 "Google Cloud budget \(budget.name) passed \(percent)% (\(budget.costCents) of \(budget.budgetCents) \(budget.currency) cents)"
             let payload = IntegrationQueries.json(["source": "monitor", "kind": "gcp", "budget_id": .string(budget.budgetID)])

@@ -1,4 +1,5 @@
 import Foundation
+import PlanKit
 import ServiceKit
 
 /// The outside systems devops-api can watch.
@@ -151,22 +152,6 @@ extension JSONValue {
     /// `numerator ÷ denominator` rounded to 4 places, or null when the denominator is 0.
     static func ratio(_ numerator: Int, _ denominator: Int) -> JSONValue {
         guard denominator > 0 else { return .null }
-        return .number(Decimal(numerator) / Decimal(denominator)).rounded(4)
-    }
-
-    /// A number rounded half-up to `places`; anything else as it is.
-    func rounded(_ places: Int) -> JSONValue {
-        guard case .number(let value) = self else { return self }
-        return .number(value.rounded(places))
-    }
-}
-
-extension Decimal {
-    /// Rounded half away from zero to `places` decimal places.
-    func rounded(_ places: Int) -> Decimal {
-        var value = self
-        var result = Decimal()
-        NSDecimalRound(&result, &value, places, .plain)
-        return result
+        return .number((Decimal(numerator) / Decimal(denominator)).rounded(places: 4))
     }
 }

@@ -100,8 +100,5 @@ enum MonitorSamples {
         return points
     }
 
-    /// `2026-12-02` for the UTC day an instant falls in.
-    static func day(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day())
-    }
+    static func day(_ date: Date) -> String { date.utcDayLabel }
 }

@@ -78,11 +78,7 @@ struct OverviewRoutes {
         router.get("/api/ops/integrations/{id}/metrics") { request, context -> Series in
             _ = try context.requireAdmin()
             let integration = try await IntegrationQueries.find(try IntegrationRoutes.id(context), postgres: postgres, logger: context.logger)
-            let parameters = Dictionary(
-                request.uri.queryParameters.map { (String($0.key), String($0.value)) },
-                uniquingKeysWith: { first, _ in first }
-            )
-            let query = try Self.seriesQuery(parameters, kind: IntegrationKind(rawValue: integration.kind), now: Date())
+            let query = try Self.seriesQuery(request.queryValues, kind: IntegrationKind(rawValue: integration.kind), now: Date())
             let points = try await MonitorSamples.points(
                 integration: integration.id,
                 metric: query.metric,

@@ -74,9 +74,7 @@ enum ProviderJSON {
         return decoder
     }()
 
-    static func parseDate(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
-    }
+    static func parseDate(_ text: String) -> Date? { Date(iso8601: text) }
 }
 
 /// What the rate-limit headers of an answer say about the next call.

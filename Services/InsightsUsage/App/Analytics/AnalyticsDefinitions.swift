@@ -1,4 +1,5 @@
 import Foundation
+import PlanKit
 
 /// One stored product event, as the definitions read it.
 struct AnalyticsEvent: Sendable, Equatable {
@@ -23,10 +24,7 @@ enum AnalyticsCalendar {
         return start.addingTimeInterval(-Double(weekday) * day)
     }
 
-    /// `2026-12-01`.
-    static func label(_ day: Date) -> String {
-        day.formatted(Date.ISO8601FormatStyle(timeZone: TimeZone(identifier: "UTC")!).year().month().day())
-    }
+    static func label(_ day: Date) -> String { day.utcDayLabel }
 }
 
 /// Percentiles as Postgres's `percentile_cont` computes them: linear between the two nearest ranks.
@@ -77,10 +75,7 @@ enum ActiveUsers {
     }
 
     static func ratio(_ numerator: Int, _ denominator: Int) -> Decimal {
-        var value = Decimal(numerator) / Decimal(denominator)
-        var result = Decimal()
-        NSDecimalRound(&result, &value, 4, .plain)
-        return result
+        (Decimal(numerator) / Decimal(denominator)).rounded(places: 4)
     }
 }
 

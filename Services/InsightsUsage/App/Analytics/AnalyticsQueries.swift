@@ -3,24 +3,32 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceKit
+import Synchronization
 
 /// The SQL of product analytics: monthly partitions made as events need them, the daily salts, storing a batch in one
 /// transaction, erasure and export of one person, and reading events back for the definitions.
 struct AnalyticsQueries: Sendable {
     let postgres: PostgresClient
+    /// What this process has already made or read, so ingestion's hot path skips it.
+    let memo = Memo()
+
+    final class Memo: Sendable {
+        /// Months whose partition exists and which retention will not drop while this process runs.
+        let partitions = Mutex(Set<String>())
+        let salts = Mutex([Date: SymmetricKey]())
+    }
 
     /// Salts are kept this long, so `$identify` can merge a visitor's anonymous days within ingestion's 30 days; then
     /// they are deleted and those days' hashes can never be linked to anyone again.
     static let saltDays = 31
 
-    /// The salt of each of `days` (made when missing) and of every day still kept, by day. Salts past their days are
-    /// deleted first; a backfilled day's salt lives until a later batch's clean-up.
-    func salts(for days: Set<Date>, logger: Logger) async throws -> [Date: SymmetricKey] {
-        try await postgres.query(
-            "DELETE FROM usage.analytics_salts WHERE day < (now() AT TIME ZONE 'UTC')::date - \(Self.saltDays)::int",
-            logger: logger
-        )
-        let labels = days.map(AnalyticsCalendar.label)
+    /// The salt of each of `days`, made when missing. A day's salt never changes while it is kept, so each process
+    /// reads it once; every kept salt is read (again) only for a batch that merges a visitor into a user.
+    func salts(for days: Set<Date>, allKept: Bool, logger: Logger) async throws -> [Date: SymmetricKey] {
+        let known = memo.salts.withLock { $0 }
+        let missing = days.filter { known[$0] == nil }
+        guard allKept || !missing.isEmpty else { return known }
+        let labels = missing.map(AnalyticsCalendar.label)
         let fresh = labels.map { _ in SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.hexString }
         try await postgres.query(
             """
@@ -30,14 +38,30 @@ struct AnalyticsQueries: Sendable {
             """,
             logger: logger
         )
-        var salts: [Date: SymmetricKey] = [:]
+        var read: [Date: SymmetricKey] = [:]
         for try await (day, salt) in try await postgres.query(
-            "SELECT day::text, encode(salt, 'hex') FROM usage.analytics_salts",
+            """
+            SELECT day::text, encode(salt, 'hex') FROM usage.analytics_salts
+            WHERE \(allKept) OR day::text = ANY(\(labels)::text[])
+            """,
             logger: logger
         ).decode((String, String).self) {
-            if let date = EventIntake.date(day + "T00:00:00Z"), let bytes = Data(hex: salt) { salts[date] = SymmetricKey(data: bytes) }
+            if let date = EventIntake.date(day + "T00:00:00Z"), let bytes = Data(hex: salt) { read[date] = SymmetricKey(data: bytes) }
         }
-        return salts
+        return memo.salts.withLock { salts in
+            salts.merge(read) { _, new in new }
+            return salts
+        }
+    }
+
+    /// Deletes salts past their days, after which those days' hashes can never be linked to anyone again.
+    func forgetOldSalts(logger: Logger) async throws {
+        try await postgres.query(
+            "DELETE FROM usage.analytics_salts WHERE day < (now() AT TIME ZONE 'UTC')::date - \(Self.saltDays)::int",
+            logger: logger
+        )
+        let oldest = Date().addingTimeInterval(-Double(Self.saltDays + 1) * AnalyticsCalendar.day)
+        memo.salts.withLock { $0 = $0.filter { $0.key >= oldest } }
     }
 
     /// Partitions for the months of `times`, made once (under a lock, so two replicas never race to make one).
@@ -48,10 +72,12 @@ struct AnalyticsQueries: Sendable {
             guard let year = month.year, let number = month.month else { return nil }
             return (year, number)
         }
-        guard !months.isEmpty else { return }
+        let made = memo.partitions.withLock { $0 }
+        let needed = months.filter { !made.contains(String(format: "%04d_%02d", $0.0, $0.1)) }
+        guard !needed.isEmpty else { return }
         try await postgres.withTransaction(logger: logger) { connection in
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext('usage.analytics_partitions'))", logger: logger)
-            for (year, month) in months {
+            for (year, month) in needed {
                 let next = month == 12 ? (year + 1, 1) : (year, month + 1)
                 // Only integers go into the name and bounds.
                 let name = String(format: "analytics_events_%04d_%02d", year, month)
@@ -62,6 +88,7 @@ struct AnalyticsQueries: Sendable {
                 )
             }
         }
+        memo.partitions.withLock { made in for (year, month) in needed { made.insert(String(format: "%04d_%02d", year, month)) } }
     }
 
     /// Forgets the ids of events received more than 35 days ago: a retry comes within minutes, and older events are
@@ -93,6 +120,16 @@ struct AnalyticsQueries: Sendable {
         for name in dropped {
             // The name matched analytics_events_<digits>_<digits> above: nothing else reaches the statement.
             try await postgres.query("DROP TABLE IF EXISTS usage.\(unescaped: name)", logger: logger)
+        }
+        // Whichever replica dropped them, no process may think those months still have a partition.
+        let cutoff = now.addingTimeInterval(-Double(days) * AnalyticsCalendar.day)
+        memo.partitions.withLock { made in
+            made = made.filter { month in
+                let parts = month.split(separator: "_").compactMap { Int($0) }
+                guard parts.count == 2 else { return false }
+                let next = parts[1] == 12 ? (parts[0] + 1, 1) : (parts[0], parts[1] + 1)
+                return (EventIntake.date(String(format: "%04d-%02d-01T00:00:00Z", next.0, next.1)) ?? .distantPast) >= cutoff
+            }
         }
         return dropped
     }

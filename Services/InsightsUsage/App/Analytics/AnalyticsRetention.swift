@@ -1,7 +1,7 @@
 import Logging
 import ServiceLifecycle
 
-/// Drops analytics partitions older than `ANALYTICS_RETENTION_DAYS` and forgets old event ids, about hourly, on every replica (dropping one
+/// Drops analytics partitions older than `ANALYTICS_RETENTION_DAYS` and forgets old event ids and salts, about hourly, on every replica (dropping one
 /// twice is nothing).
 struct AnalyticsRetention: Service {
     let queries: AnalyticsQueries
@@ -13,6 +13,7 @@ struct AnalyticsRetention: Service {
             while !Task.isCancelled {
                 do {
                     try await queries.forgetOldEventIDs(logger: logger)
+                    try await queries.forgetOldSalts(logger: logger)
                     let dropped = try await queries.dropPartitions(olderThan: days, logger: logger)
                     if !dropped.isEmpty { logger.info("dropped analytics partitions past retention", metadata: ["partitions": "\(dropped)"]) }
                 } catch {

@@ -126,7 +126,7 @@ struct AnalyticsRoutes {
         }
         router.get("/api/analytics/active-users") { request, context -> ActiveUsersAnswer in
             _ = try context.requireAdmin()
-            let range = try AnalyticsRange(Self.parameters(request), filters: Self.filters(request))
+            let range = try AnalyticsRange(request.queryValues, filters: Self.filters(request))
             let days = try await queries.activeUsers(from: range.from, through: range.through, filter: range.filter, logger: context.logger)
             return ActiveUsersAnswer(
                 days: days.map { .init(day: AnalyticsCalendar.label($0.day), dau: $0.dau, wau: $0.wau, mau: $0.mau, stickiness: $0.stickiness) }
@@ -134,7 +134,7 @@ struct AnalyticsRoutes {
         }
         router.get("/api/analytics/sessions") { request, context -> SessionsAnswer in
             _ = try context.requireAdmin()
-            let range = try AnalyticsRange(Self.parameters(request), filters: Self.filters(request))
+            let range = try AnalyticsRange(request.queryValues, filters: Self.filters(request))
             var all: [Sessions.Session] = []
             try await queries.forEachPerson(from: range.from, to: range.end, filter: range.filter, logger: context.logger) {
                 all += Sessions.sessions(ofOnePerson: $0)
@@ -149,7 +149,7 @@ struct AnalyticsRoutes {
         }
         router.get("/api/analytics/funnel") { request, context -> FunnelAnswer in
             _ = try context.requireAdmin()
-            let parameters = Self.parameters(request)
+            let parameters = request.queryValues
             let range = try AnalyticsRange(parameters, filters: Self.filters(request))
             let named = request.uri.queryParameters.getAll("step").map { String($0) }
             let steps = try AnalyticsRange.steps(named)
@@ -171,7 +171,7 @@ struct AnalyticsRoutes {
         }
         router.get("/api/analytics/features") { request, context -> FeaturesAnswer in
             _ = try context.requireAdmin()
-            let range = try AnalyticsRange(Self.parameters(request), filters: Self.filters(request))
+            let range = try AnalyticsRange(request.queryValues, filters: Self.filters(request))
             let features = try await queries.featureUsage(from: range.from, to: range.end, filter: range.filter, logger: context.logger)
             return FeaturesAnswer(
                 features: features.map {
@@ -181,7 +181,7 @@ struct AnalyticsRoutes {
         }
         router.get("/api/analytics/support-tickets") { request, context -> TicketsAnswer in
             _ = try context.requireAdmin()
-            let range = try AnalyticsRange(Self.parameters(request), filters: Self.filters(request))
+            let range = try AnalyticsRange(request.queryValues, filters: Self.filters(request))
             let summary = try await queries.supportTickets(from: range.from, to: range.end, filter: range.filter, logger: context.logger)
             return TicketsAnswer(
                 openedByDay: Dictionary(uniqueKeysWithValues: summary.openedByDay.map { (AnalyticsCalendar.label($0.key), $0.value) }),
@@ -192,7 +192,7 @@ struct AnalyticsRoutes {
         }
         router.get("/api/analytics/retention") { request, context -> RetentionAnswer in
             _ = try context.requireAdmin()
-            let parameters = Self.parameters(request)
+            let parameters = request.queryValues
             let range = try AnalyticsRange(parameters, filters: Self.filters(request))
             guard let period = Retention.Period(rawValue: parameters["period"] ?? "day") else {
                 throw APIError.invalidPayload([FieldProblem("period", "must be day or week")])
@@ -241,7 +241,9 @@ struct AnalyticsRoutes {
         }
         let now = Date()
         let days = Set(events.map { AnalyticsCalendar.dayStart($0["timestamp"]?.string.flatMap(EventIntake.date) ?? now) })
-        let salts = settings.privacy ? try await queries.salts(for: days, logger: context.logger) : [:]
+        // Merging a visitor into a user needs every kept salt; other batches only their days'.
+        let merges = events.contains { $0["event"]?.string == "$identify" }
+        let salts = settings.privacy ? try await queries.salts(for: days, allKept: merges, logger: context.logger) : [:]
         let intake = EventIntake.Context(
             userID: identity.isUser ? identity.subject : nil,
             admin: identity.role == .admin,
@@ -266,11 +268,6 @@ struct AnalyticsRoutes {
             logger: context.logger
         )
         return Receipt(accepted: inserted, duplicates: accepted.count - inserted, rejected: problems.count, errors: problems)
-    }
-
-    /// The query's parameters by name (the last of a repeated one).
-    static func parameters(_ request: Request) -> [String: String] {
-        Dictionary(request.uri.queryParameters.map { (String($0.key), String($0.value)) }, uniquingKeysWith: { $1 })
     }
 
     /// Every `filter=key=value` of the query, in order.

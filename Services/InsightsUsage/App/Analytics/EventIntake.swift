@@ -162,9 +162,7 @@ enum EventIntake {
         return AcceptedEvent(uuid: uuid, person: person, name: name, time: time, properties: json, mergedAnonymousIDs: merged)
     }
 
-    static func date(_ text: String) -> Date? {
-        (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
-    }
+    static func date(_ text: String) -> Date? { Date(iso8601: text) }
 
     /// Keys that name personal data, whatever their value.
     static let personalKeys: Set<String> = ["ip", "$ip", "email", "$email", "user_agent", "$user_agent", "phone"]

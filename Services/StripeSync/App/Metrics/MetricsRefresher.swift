@@ -137,7 +137,7 @@ final class MetricsRefresher: Service, Sendable {
             // Not marked again, which would retry a lasting fault without end: the next sync's full rebuild catches up.
             logger.error("metrics refresh failed", metadata: ["error": .string(String(reflecting: error))])
         }
-        try? await postgres.query(
+        _ = try? await postgres.query(
             "UPDATE sync.stripe_connections SET metrics_refreshing_until = NULL WHERE id = \(claimed.id)",
             logger: logger
         )

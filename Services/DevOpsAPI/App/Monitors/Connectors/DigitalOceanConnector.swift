@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import PlanKit
 import ServiceKit
 
 /// DigitalOcean's API v2: the droplets (paged by `links.pages.next`), each one's monitoring series over the window, and
@@ -155,7 +156,9 @@ enum DigitalOceanMetrics {
             let dimensions = ["droplet_id": id]
             func gauge(_ metric: String, _ hourly: [Date: Decimal]) {
                 for (hour, value) in hourly {
-                    samples.append(MetricSample(metric: metric, dimensions: dimensions, bucketStart: hour, value: value.rounded(2), kind: .gauge))
+                    samples.append(
+                        MetricSample(metric: metric, dimensions: dimensions, bucketStart: hour, value: value.rounded(places: 2), kind: .gauge)
+                    )
                 }
             }
             let cpu = cpuPercent(readings.cpu, window: window)
@@ -170,10 +173,11 @@ enum DigitalOceanMetrics {
             gauge("bandwidth_out_mbps", hourlyMean(outbound))
             rows.append([
                 "droplet_id": .string(id), "name": .string(droplet.name), "status": .string(droplet.status),
-                "cpu_percent": JSONValue(cpu.overall.map { $0.rounded(2) }), "memory_percent": JSONValue(memory.last.map { $0.value.rounded(2) }),
-                "disk_percent": JSONValue(disk.last.map { $0.value.rounded(2) }),
-                "bandwidth_in_mbps": JSONValue(inbound.last.map { $0.value.rounded(3) }),
-                "bandwidth_out_mbps": JSONValue(outbound.last.map { $0.value.rounded(3) }),
+                "cpu_percent": JSONValue(cpu.overall.map { $0.rounded(places: 2) }),
+                "memory_percent": JSONValue(memory.last.map { $0.value.rounded(places: 2) }),
+                "disk_percent": JSONValue(disk.last.map { $0.value.rounded(places: 2) }),
+                "bandwidth_in_mbps": JSONValue(inbound.last.map { $0.value.rounded(places: 3) }),
+                "bandwidth_out_mbps": JSONValue(outbound.last.map { $0.value.rounded(places: 3) }),
             ])
         }
         var byStatus: [String: JSONValue] = [:]
@@ -249,6 +253,6 @@ enum DigitalOceanMetrics {
     /// `"23.44"` → 2344; nil when it is not an amount.
     static func cents(_ dollars: String) -> Int64? {
         guard let amount = Decimal(string: dollars, locale: Locale(identifier: "en_US_POSIX")) else { return nil }
-        return NSDecimalNumber(decimal: (amount * 100).rounded(0)).int64Value
+        return MonthlyRecurring.rounded(amount * 100)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PlanKit
 import ServiceKit
 
 /// Google Cloud Monitoring: a service account's signed JWT is exchanged for an access token at its token endpoint,
@@ -171,7 +172,7 @@ enum GoogleCloudMetrics {
                 guard let share = point.value.doubleValue else { continue }
                 let start = point.interval.startTime ?? point.interval.endTime.addingTimeInterval(-3_600)
                 guard window.contains(start) || window.contains(point.interval.endTime) else { continue }
-                let percent = (share * 100).rounded(2)
+                let percent = (share * 100).rounded(places: 2)
                 samples.append(
                     MetricSample(metric: "cpu_percent", dimensions: dimensions, bucketStart: start.hourStart, value: percent, kind: .gauge)
                 )
@@ -180,7 +181,7 @@ enum GoogleCloudMetrics {
             if let latest { rows.append((id, entry.metric.labels?["instance_name"], latest.1)) }
         }
         rows.sort { ($0.cpu, $1.id) > ($1.cpu, $0.id) }
-        let mean = rows.isEmpty ? nil : (rows.map(\.cpu).reduce(0, +) / Decimal(rows.count)).rounded(2)
+        let mean = rows.isEmpty ? nil : (rows.map(\.cpu).reduce(0, +) / Decimal(rows.count)).rounded(places: 2)
         return Collected(
             samples: samples,
             summary: [

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import PlanKit
 import ServiceKit
 
 /// n8n's public API v1 (self-hosted or cloud; `base_url` is the instance root): executions by status, newest first,
@@ -237,7 +238,7 @@ enum N8nMetrics {
             "success_rate": .ratio(overall.success, overall.total),
             "failed": .number(Decimal(overall.failed)),
             "mean_duration_ms": overall.finished == 0
-                ? .null : JSONValue.number(Decimal(overall.durationMilliseconds) / Decimal(overall.finished)).rounded(0),
+                ? .null : .number((Decimal(overall.durationMilliseconds) / Decimal(overall.finished)).rounded(places: 0)),
             "waiting": .number(Decimal(waiting)),
             "active_workflows": .number(Decimal(activeWorkflows.count)),
             "workflows": .array(

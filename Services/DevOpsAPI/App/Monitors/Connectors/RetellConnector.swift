@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PlanKit
 import ServiceKit
 
 /// Retell AI: the calls started in the window (`POST /v3/list-calls`, newest first, by `pagination_key` while
@@ -195,7 +196,7 @@ enum RetellMetrics {
                 "goal_success_rate": .ratio(overall.successful, overall.analysed),
                 "latency_p50_ms": JSONValue(percentile(sorted, 50)),
                 "latency_p95_ms": JSONValue(percentile(sorted, 95)),
-                "cost_cents": .number(overall.cost.rounded(0)),
+                "cost_cents": .number(overall.cost.rounded(places: 0)),
                 "currency": "usd",
                 "concurrency_used": .number(Decimal(concurrency.currentConcurrency)),
                 "concurrency_limit": .number(Decimal(concurrency.concurrencyLimit)),

@@ -1,5 +1,6 @@
 import Foundation
 import NIOHTTP1
+import PlanKit
 import ServiceKit
 
 /// Vonage: the Voice API's call records over the window (`GET /v1/calls`, a JWT signed with the application's private
@@ -191,14 +192,14 @@ enum VonageMetrics {
             samples.append(MetricSample(metric: "calls_ended", bucketStart: hour, value: Decimal(counts.finished), kind: .counter))
             samples.append(MetricSample(metric: "calls_completed", bucketStart: hour, value: Decimal(counts.completed), kind: .counter))
         }
-        let balanceCents = (balance.value * 100).rounded(0)
+        let balanceCents = (balance.value * 100).rounded(places: 0)
         samples.append(MetricSample(metric: "balance_cents", bucketStart: window.end.hourStart, value: balanceCents, kind: .gauge))
         var summary: [String: JSONValue] = [
             "calls": .number(Decimal(finished)),
             "call_success_rate": .ratio(completed, finished),
-            "mean_duration_seconds": completed == 0 ? .null : .number((seconds / Decimal(completed)).rounded(1)),
+            "mean_duration_seconds": completed == 0 ? .null : .number((seconds / Decimal(completed)).rounded(places: 1)),
             "cost": .string("\(cost)"),
-            "cost_cents": .number((cost * 100).rounded(0)),
+            "cost_cents": .number((cost * 100).rounded(places: 0)),
             "balance_cents": .number(balanceCents),
             "currency": .string(currency),
         ]
