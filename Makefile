@@ -1,5 +1,5 @@
 # Revmesh. The two set-up commands are `make run` and `make test`.
-.PHONY: run stop test build check-config token format bench-relay bench-keys bench-sync bench-stream
+.PHONY: run stop test build check-config token format bench-relay bench-keys bench-sync bench-stream bench-analytics
 
 run:
 	@scripts/run.sh
@@ -24,6 +24,10 @@ bench-sync:
 # CLIENTS ACCOUNTS ROUNDS: live streams through a gateway process to a stripe-sync process, a change in every account per round.
 bench-stream:
 	@BENCH_ALSO="stripe-sync gateway" scripts/bench.sh bench-stream $${CLIENTS:-1000} $${ACCOUNTS:-20} $${ROUNDS:-5}
+
+# EVENTS PERSONS CLIENTS: analytics events sent in batches of 100 to an insights-usage process, then its questions over them.
+bench-analytics:
+	@BENCH_ALSO="insights-usage" scripts/bench.sh bench-analytics $${EVENTS:-1000000} $${PERSONS:-50000} $${CLIENTS:-100}
 
 build:
 	swift build

@@ -81,6 +81,11 @@ var targets: [Target] = [
         path: "Benchmarks/StreamBenchmark"
     ),
     .executableTarget(
+        name: "AnalyticsBenchmark",
+        dependencies: ["InsightsUsage", "TestSupport", .product(name: "AsyncHTTPClient", package: "async-http-client")],
+        path: "Benchmarks/AnalyticsBenchmark"
+    ),
+    .executableTarget(
         name: "RelayBenchmark",
         dependencies: ["CRMRelay", "TestSupport", "Sandbox", .product(name: "HummingbirdTesting", package: "hummingbird")],
         path: "Benchmarks/RelayBenchmark"
@@ -170,6 +175,7 @@ var products: [Product] = [
     .executable(name: "bench-keys", targets: ["KeyBenchmark"]),
     .executable(name: "bench-sync", targets: ["SyncBenchmark"]),
     .executable(name: "bench-stream", targets: ["StreamBenchmark"]),
+    .executable(name: "bench-analytics", targets: ["AnalyticsBenchmark"]),
 ]
 
 for service in services {

@@ -97,7 +97,7 @@ struct KeyBenchmark {
                         let sent = ContinuousClock.now
                         let response = try await http.execute(request, timeout: .seconds(10))
                         _ = try await response.body.collect(upTo: 1 << 16)
-                        guard response.status == .ok else { throw BenchmarkFailure(status: Int(response.status.code)) }
+                        guard response.status == .ok else { throw BenchmarkFailure(reason: "a request was answered \(response.status)") }
                         latencies.append((ContinuousClock.now - sent).inSeconds * 1000)
                     }
                     return latencies
@@ -114,5 +114,3 @@ struct KeyBenchmark {
         return result
     }
 }
-
-struct BenchmarkFailure: Error { let status: Int }

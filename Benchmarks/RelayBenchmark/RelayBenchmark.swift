@@ -43,7 +43,9 @@ struct RelayBenchmark {
                                     request.body = .bytes(body)
                                     let response = try await http.execute(request, timeout: .seconds(30))
                                     _ = try await response.body.collect(upTo: 1 << 16)
-                                    guard response.status == .accepted else { throw BenchmarkFailure(status: Int(response.status.code)) }
+                                    guard response.status == .accepted else {
+                                        throw BenchmarkFailure(reason: "a request was answered \(response.status)")
+                                    }
                                 }
                             }
                         }
@@ -56,13 +58,13 @@ struct RelayBenchmark {
                 guard delivering else { return }
                 while sandbox.crm.receipts.count < events { try await Task.sleep(for: .milliseconds(10)) }
                 let delivered = ContinuousClock.now - start
-                print("delivered per second: \(Int(Double(events) / delivered.inSeconds))  (\(String(format: "%.2f", delivered.inSeconds)) s, from first accept to last delivery)")
+                print(
+                    "delivered per second: \(Int(Double(events) / delivered.inSeconds))  (\(String(format: "%.2f", delivered.inSeconds)) s, from first accept to last delivery)"
+                )
             }
         }
     }
 }
-
-struct BenchmarkFailure: Error { let status: Int }
 
 enum RelayFixtures {
     static let registration = """

@@ -218,8 +218,3 @@ struct StreamBenchmark {
         sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, sorted.count * p / 100)]
     }
 }
-
-struct BenchmarkFailure: Error, CustomStringConvertible {
-    let reason: String
-    var description: String { reason }
-}

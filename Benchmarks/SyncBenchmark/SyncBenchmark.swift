@@ -100,8 +100,3 @@ struct SyncBenchmark {
         return Double(line[range.upperBound...].prefix { $0.isNumber || $0 == "." })
     }
 }
-
-struct BenchmarkFailure: Error, CustomStringConvertible {
-    let reason: String
-    var description: String { reason }
-}

@@ -71,6 +71,13 @@ public final class ServiceProcess: @unchecked Sendable {
     deinit { if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) } }
 }
 
+/// Why a benchmark stopped: what it measured would not be true.
+public struct BenchmarkFailure: Error, CustomStringConvertible {
+    public let reason: String
+    public init(reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
 public struct ProcessExited: Error, CustomStringConvertible {
     public let product: String
     public var description: String { "\(product) exited before it was ready" }

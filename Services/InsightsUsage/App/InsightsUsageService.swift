@@ -33,7 +33,7 @@ public enum InsightsUsageService: RevmeshService {
             let analytics = AnalyticsQueries(postgres: environment.postgres)
             AnalyticsRoutes(queries: analytics, settings: settings.analytics).addRoutes(to: router)
             analyticsServices = [
-                AnalyticsRetention(queries: analytics, days: settings.analytics.retentionDays, logger: environment.logger),
+                AnalyticsUpkeep(queries: analytics, retentionDays: settings.analytics.retentionDays, logger: environment.logger),
                 ActivityAnnouncer(postgres: environment.postgres, interval: settings.analytics.activityInterval, logger: environment.logger),
             ]
         }

@@ -97,5 +97,22 @@ enum UsageMigrations {
                 """,
             ]
         ),
+        Migration(
+            4,
+            "daily analytics rollups, kept after raw events are dropped, and the days whose rollups are stale",
+            [
+                """
+                CREATE TABLE usage.analytics_daily (
+                    day date NOT NULL,
+                    event text NOT NULL,
+                    detail text NOT NULL DEFAULT '',
+                    events bigint NOT NULL,
+                    people bigint NOT NULL,
+                    PRIMARY KEY (day, event, detail)
+                )
+                """,
+                "CREATE TABLE usage.analytics_stale_days (day date PRIMARY KEY)",
+            ]
+        ),
     ]
 }

@@ -145,19 +145,32 @@ struct AnalyticsQueries: Sendable {
                 WITH fresh AS (
                     INSERT INTO usage.analytics_event_ids (uuid) SELECT unnest(\(events.map(\.uuid))::uuid[])
                     ON CONFLICT DO NOTHING RETURNING uuid
+                ), stored AS (
+                    INSERT INTO usage.analytics_events (uuid, person, event, occurred_at, properties, browser, country)
+                    SELECT e.uuid, person, event, occurred_at, properties::jsonb, \(browser), \(country)
+                    FROM unnest(\(events.map(\.uuid))::uuid[], \(events.map(\.person))::text[], \(events.map(\.name))::text[],
+                        \(events.map(\.time))::timestamptz[], \(events.map(\.properties))::text[]) AS e(uuid, person, event, occurred_at, properties)
+                    WHERE e.uuid IN (SELECT uuid FROM fresh)
+                    RETURNING occurred_at
+                ), stale AS (
+                    INSERT INTO usage.analytics_stale_days
+                    SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM stored ORDER BY 1 ON CONFLICT DO NOTHING
                 )
-                INSERT INTO usage.analytics_events (uuid, person, event, occurred_at, properties, browser, country)
-                SELECT e.uuid, person, event, occurred_at, properties::jsonb, \(browser), \(country)
-                FROM unnest(\(events.map(\.uuid))::uuid[], \(events.map(\.person))::text[], \(events.map(\.name))::text[],
-                    \(events.map(\.time))::timestamptz[], \(events.map(\.properties))::text[]) AS e(uuid, person, event, occurred_at, properties)
-                WHERE e.uuid IN (SELECT uuid FROM fresh)
-                RETURNING uuid
+                SELECT 1 FROM stored
                 """,
                 logger: logger
             ) { inserted += 1 }
             for event in events where !event.mergedAnonymousIDs.isEmpty {
+                // The merged days count one person where they counted two.
                 try await connection.query(
-                    "UPDATE usage.analytics_events SET person = \(event.person) WHERE person = ANY(\(event.mergedAnonymousIDs)::text[])",
+                    """
+                    WITH moved AS (
+                        UPDATE usage.analytics_events SET person = \(event.person) WHERE person = ANY(\(event.mergedAnonymousIDs)::text[])
+                        RETURNING occurred_at
+                    )
+                    INSERT INTO usage.analytics_stale_days
+                    SELECT DISTINCT (occurred_at AT TIME ZONE 'UTC')::date FROM moved ORDER BY 1 ON CONFLICT DO NOTHING
+                    """,
                     logger: logger
                 )
             }
@@ -165,14 +178,23 @@ struct AnalyticsQueries: Sendable {
         }
     }
 
-    /// Every event of `person`, erased, with a record of the erasure that does not name them.
+    /// Every event of `person`, erased and taken out of the rollups, with a record of the erasure that does not name them.
     func erase(_ person: String, requestedBy: String, logger: Logger) async throws -> Int {
         try await postgres.withTransaction(logger: logger) { connection in
             var removed = 0
-            for try await _ in try await connection.query(
-                "DELETE FROM usage.analytics_events WHERE person = \(person) RETURNING uuid",
+            var days: Set<Date> = []
+            for try await (day, count) in try await connection.query(
+                """
+                WITH gone AS (DELETE FROM usage.analytics_events WHERE person = \(person) RETURNING occurred_at)
+                SELECT (occurred_at AT TIME ZONE 'UTC')::date::text, count(*)::int FROM gone GROUP BY 1
+                """,
                 logger: logger
-            ) { removed += 1 }
+            ).decode((String, Int).self) {
+                removed += count
+                if let date = Date(iso8601: day + "T00:00:00Z") { days.insert(date) }
+            }
+            // The rollups stop counting them now, not at the next upkeep.
+            try await Self.rebuildRollups(of: days, on: connection, logger: logger)
             let hashed = Data(SHA256.hash(data: Data(person.utf8))).hexString
             try await connection.query(
                 "INSERT INTO usage.analytics_erasures (person_sha256, requested_by, events_removed) VALUES (\(hashed), \(requestedBy), \(removed))",
@@ -204,35 +226,6 @@ struct AnalyticsQueries: Sendable {
             events.append(ExportedEvent(uuid: uuid, event: name, timestamp: time, properties: json, browser: browser, country: country))
         }
         return events
-    }
-
-    /// DAU, WAU and MAU for each day of `[from, through]`, in SQL: the distinct people active per day are counted once,
-    /// then each day's trailing 7 and 30 days are unions of them.
-    func activeUsers(from: Date, through: Date, filter: String = "{}", logger: Logger) async throws -> [ActiveUsers.Day] {
-        var days: [ActiveUsers.Day] = []
-        for try await (day, dau, wau, mau) in try await postgres.query(
-            """
-            WITH active AS (
-                SELECT DISTINCT person, (occurred_at AT TIME ZONE 'UTC')::date AS day FROM usage.analytics_events
-                WHERE event <> 'session_end'
-                    AND occurred_at >= (\(AnalyticsCalendar.label(from))::date - 29)::timestamp AT TIME ZONE 'UTC'
-                    AND occurred_at < (\(AnalyticsCalendar.label(through))::date + 1)::timestamp AT TIME ZONE 'UTC'
-                    AND properties @> \(filter)::jsonb
-            ), days AS (
-                SELECT generate_series(\(AnalyticsCalendar.label(from))::date, \(AnalyticsCalendar.label(through))::date, interval '1 day')::date AS day
-            )
-            SELECT d.day::text,
-                (SELECT count(*) FROM active a WHERE a.day = d.day)::int,
-                (SELECT count(DISTINCT person) FROM active a WHERE a.day BETWEEN d.day - 6 AND d.day)::int,
-                (SELECT count(DISTINCT person) FROM active a WHERE a.day BETWEEN d.day - 29 AND d.day)::int
-            FROM days d ORDER BY d.day
-            """,
-            logger: logger
-        ).decode((String, Int, Int, Int).self) {
-            guard let date = EventIntake.date(day + "T00:00:00Z") else { continue }
-            days.append(ActiveUsers.Day(day: date, dau: dau, wau: wau, mau: mau, stickiness: mau == 0 ? nil : ActiveUsers.ratio(dau, mau)))
-        }
-        return days
     }
 
     /// Users and uses of each feature, and the people active, in `[from, to)`.
@@ -282,40 +275,5 @@ struct AnalyticsQueries: Sendable {
             }
         }
         return SupportTickets.compute(events)
-    }
-
-    /// Each person's events in `[from, to)`, in time order, one person at a time, so a definition can run over any
-    /// number of events holding one person's in memory.
-    func forEachPerson(from: Date, to: Date, filter: String = "{}", logger: Logger, _ body: ([AnalyticsEvent]) throws -> Void) async throws {
-        var current: [AnalyticsEvent] = []
-        for try await (person, name, time, properties) in try await postgres.query(
-            """
-            SELECT person, event, occurred_at, properties::text FROM usage.analytics_events
-            WHERE occurred_at >= \(from) AND occurred_at < \(to) AND properties @> \(filter)::jsonb ORDER BY person, occurred_at, uuid
-            """,
-            logger: logger
-        ).decode((String, String, Date, String).self) {
-            if let last = current.last, last.person != person {
-                try body(current)
-                current.removeAll(keepingCapacity: true)
-            }
-            current.append(AnalyticsEvent(person: person, name: name, time: time, properties: Self.flat(properties)))
-        }
-        if !current.isEmpty { try body(current) }
-    }
-
-    /// Top-level string, number and boolean properties as text, for step and filter matching.
-    static func flat(_ json: String) -> [String: String] {
-        guard let object = try? JSONDecoder().decode([String: JSONValue].self, from: Data(json.utf8)) else { return [:] }
-        var flat: [String: String] = [:]
-        for (key, value) in object {
-            switch value {
-            case .string(let text): flat[key] = text
-            case .number(let number): flat[key] = "\(number)"
-            case .bool(let flag): flat[key] = flag ? "true" : "false"
-            default: break
-            }
-        }
-        return flat
     }
 }

@@ -108,6 +108,25 @@ struct AnalyticsRoutes {
         var cohorts: [Cohort]
     }
 
+    struct DailyAnswer: ResponseCodable {
+        struct Day: Codable {
+            var day: String
+            var activePeople: Int
+            var events: [Count]
+            enum CodingKeys: String, CodingKey {
+                case day, events
+                case activePeople = "active_people"
+            }
+        }
+        struct Count: Codable {
+            var event: String
+            var detail: String
+            var events: Int
+            var people: Int
+        }
+        var days: [Day]
+    }
+
     func addRoutes(to router: Router<ServiceRequestContext>) {
         router.post("/api/analytics/events") { request, context -> Response in
             guard settings.enabled else { return Response(status: .noContent) }
@@ -132,14 +151,27 @@ struct AnalyticsRoutes {
                 days: days.map { .init(day: AnalyticsCalendar.label($0.day), dau: $0.dau, wau: $0.wau, mau: $0.mau, stickiness: $0.stickiness) }
             )
         }
+        router.get("/api/analytics/daily") { request, context -> DailyAnswer in
+            _ = try context.requireAdmin()
+            // The rollups outlive raw events, so their range may span years.
+            let range = try AnalyticsRange(request.queryValues, longest: 3_660)
+            let rows = try await queries.daily(from: range.from, through: range.through, logger: context.logger)
+            return DailyAnswer(
+                days: Dictionary(grouping: rows, by: \.day).sorted { $0.key < $1.key }.map { day, rows in
+                    DailyAnswer.Day(
+                        day: AnalyticsCalendar.label(day),
+                        activePeople: rows.first { $0.event == AnalyticsQueries.activeRow }?.people ?? 0,
+                        events: rows.filter { $0.event != AnalyticsQueries.activeRow }.map {
+                            .init(event: $0.event, detail: $0.detail, events: $0.events, people: $0.people)
+                        }
+                    )
+                }
+            )
+        }
         router.get("/api/analytics/sessions") { request, context -> SessionsAnswer in
             _ = try context.requireAdmin()
             let range = try AnalyticsRange(request.queryValues, filters: Self.filters(request))
-            var all: [Sessions.Session] = []
-            try await queries.forEachPerson(from: range.from, to: range.end, filter: range.filter, logger: context.logger) {
-                all += Sessions.sessions(ofOnePerson: $0)
-            }
-            let summary = Sessions.summary(all)
+            let summary = try await queries.sessions(from: range.from, to: range.end, filter: range.filter, logger: context.logger)
             return SessionsAnswer(
                 sessions: summary.count,
                 medianSeconds: summary.medianSeconds,
@@ -154,13 +186,14 @@ struct AnalyticsRoutes {
             let named = request.uri.queryParameters.getAll("step").map { String($0) }
             let steps = try AnalyticsRange.steps(named)
             let days = try AnalyticsRange.integer(parameters["window_days"], name: "window_days", default: 14, in: 1...90)
-            let window = Double(days) * AnalyticsCalendar.day
-            var tally = Funnel.Tally(steps: steps.count)
-            try await queries.forEachPerson(from: range.from, to: range.end.addingTimeInterval(window), filter: range.filter, logger: context.logger)
-            { events in
-                tally.add(Funnel.person(events, steps: steps, from: range.from, to: range.end, window: window))
-            }
-            let result = tally.result
+            let result = try await queries.funnel(
+                steps: steps,
+                from: range.from,
+                to: range.end,
+                window: Double(days) * AnalyticsCalendar.day,
+                filter: range.filter,
+                logger: context.logger
+            )
             return FunnelAnswer(
                 steps: named,
                 reached: result.reached,
@@ -207,14 +240,10 @@ struct AnalyticsRoutes {
                 returnEvent: parameters["return_event"],
                 calendar: parameters["calendar"] == "true"
             )
-            var tally = Retention.Tally(query: query)
-            let readUntil = range.end.addingTimeInterval(Double(periods + 1) * query.length)
-            try await queries.forEachPerson(from: range.from, to: readUntil, filter: range.filter, logger: context.logger) {
-                tally.add(Retention.person($0, query))
-            }
+            let cohorts = try await queries.retention(query, filter: range.filter, logger: context.logger)
             return RetentionAnswer(
                 period: period.rawValue,
-                cohorts: tally.cohorts.map { .init(start: AnalyticsCalendar.label($0.start), size: $0.size, retained: $0.retained) }
+                cohorts: cohorts.map { .init(start: AnalyticsCalendar.label($0.start), size: $0.size, retained: $0.retained) }
             )
         }
     }
@@ -296,9 +325,7 @@ struct AnalyticsRange: Equatable {
     /// The instant after the last day.
     var end: Date { through.addingTimeInterval(AnalyticsCalendar.day) }
 
-    static let longest = 400
-
-    init(_ parameters: [String: String], filters: [String] = [], now: Date = Date()) throws {
+    init(_ parameters: [String: String], filters: [String] = [], longest: Int = 400, now: Date = Date()) throws {
         var problems: [FieldProblem] = []
         var wanted: [String: String] = [:]
         for filter in filters {
@@ -320,8 +347,8 @@ struct AnalyticsRange: Equatable {
         let through = day("to") ?? AnalyticsCalendar.dayStart(now)
         let from = day("from") ?? through.addingTimeInterval(-29 * AnalyticsCalendar.day)
         if from > through { problems.append(FieldProblem("from", "must not be after to")) }
-        if through.timeIntervalSince(from) > Double(Self.longest) * AnalyticsCalendar.day {
-            problems.append(FieldProblem("from", "must be at most \(Self.longest) days before to"))
+        if through.timeIntervalSince(from) > Double(longest) * AnalyticsCalendar.day {
+            problems.append(FieldProblem("from", "must be at most \(longest) days before to"))
         }
         guard problems.isEmpty else { throw APIError.invalidPayload(problems) }
         self.from = from
