@@ -1,5 +1,6 @@
 import Foundation
 import PlanKit
+import ServiceKit
 
 /// One stored product event, as the definitions read it.
 struct AnalyticsEvent: Sendable, Equatable {
@@ -25,6 +26,9 @@ enum AnalyticsCalendar {
     }
 
     static func label(_ day: Date) -> String { day.utcDayLabel }
+
+    /// The UTC midnight a `label` (`2026-12-01`, as Postgres writes a date) names.
+    static func day(_ label: some StringProtocol) -> Date? { Date(iso8601: label + "T00:00:00Z") }
 }
 
 /// Percentiles as Postgres's `percentile_cont` computes them: linear between the two nearest ranks.

@@ -46,7 +46,7 @@ struct AnalyticsQueries: Sendable {
             """,
             logger: logger
         ).decode((String, String).self) {
-            if let date = EventIntake.date(day + "T00:00:00Z"), let bytes = Data(hex: salt) { read[date] = SymmetricKey(data: bytes) }
+            if let date = AnalyticsCalendar.day(day), let bytes = Data(hex: salt) { read[date] = SymmetricKey(data: bytes) }
         }
         return memo.salts.withLock { salts in
             salts.merge(read) { _, new in new }
@@ -191,7 +191,7 @@ struct AnalyticsQueries: Sendable {
                 logger: logger
             ).decode((String, Int).self) {
                 removed += count
-                if let date = Date(iso8601: day + "T00:00:00Z") { days.insert(date) }
+                if let date = AnalyticsCalendar.day(day) { days.insert(date) }
             }
             // The rollups stop counting them now, not at the next upkeep.
             try await Self.rebuildRollups(of: days, on: connection, logger: logger)

@@ -48,7 +48,7 @@ extension AnalyticsQueries {
                 """,
                 logger: logger
             ).decode((String, Int, Int, Int).self) {
-                guard let date = Date(iso8601: day + "T00:00:00Z") else { continue }
+                guard let date = AnalyticsCalendar.day(day) else { continue }
                 days.append(ActiveUsers.Day(day: date, dau: dau, wau: wau, mau: mau, stickiness: mau == 0 ? nil : ActiveUsers.ratio(dau, mau)))
             }
             return days
@@ -207,7 +207,7 @@ extension AnalyticsQueries {
                 """,
                 logger: logger
             ).decode((String, Int, Int).self) {
-                guard let cohort = Date(iso8601: label + "T00:00:00Z") else { continue }
+                guard let cohort = AnalyticsCalendar.day(label) else { continue }
                 if period < 0 {
                     sizes[cohort] = people
                 } else {

@@ -61,7 +61,7 @@ extension AnalyticsQueries {
                     logger: logger
                 ).decode(String.self) {
                     claimed += 1
-                    if let day = Date(iso8601: label + "T00:00:00Z"), day >= oldest { days.insert(day) }
+                    if let day = AnalyticsCalendar.day(label), day >= oldest { days.insert(day) }
                 }
                 try await Self.rebuildRollups(of: days, on: connection, logger: logger)
                 return (claimed, days.count)
@@ -81,7 +81,7 @@ extension AnalyticsQueries {
             """,
             logger: logger
         ).decode((String, String, String, Int, Int).self) {
-            guard let date = Date(iso8601: day + "T00:00:00Z") else { continue }
+            guard let date = AnalyticsCalendar.day(day) else { continue }
             rows.append(DailyRow(day: date, event: event, detail: detail, events: events, people: people))
         }
         return rows

@@ -338,7 +338,7 @@ struct AnalyticsRange: Equatable {
         }
         func day(_ name: String) -> Date? {
             guard let text = parameters[name] else { return nil }
-            guard text.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) != nil, let date = EventIntake.date(text + "T00:00:00Z") else {
+            guard text.wholeMatch(of: /\d{4}-\d{2}-\d{2}/) != nil, let date = AnalyticsCalendar.day(text) else {
                 problems.append(FieldProblem(name, "must be a date like 2026-12-01"))
                 return nil
             }
